@@ -1,0 +1,142 @@
+"""python -m autograder COMMAND ...  (run with --help for the commands)"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import course_config as cfg
+
+
+def _assignments(ids) -> list[cfg.Assignment]:
+    unknown = [i for i in ids if i not in cfg.ASSIGNMENTS]
+    if unknown:
+        sys.exit(f"unknown assignment(s): {', '.join(unknown)}; known: {', '.join(cfg.ASSIGNMENTS)}")
+    return [cfg.ASSIGNMENTS[i] for i in ids] if ids else list(cfg.ASSIGNMENTS.values())
+
+
+def cmd_release(args) -> int:
+    from autograder import release, samples
+    for a in _assignments(args.assignments):
+        dest = release.generate(a.id)
+        written = samples.build(a.id)
+        print(f"released {a.id} -> {dest.relative_to(cfg.ROOT)}  ({len(written)} sample submissions rebuilt)")
+    return 0
+
+
+def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path=None, quiet=False):
+    """Grade, record each result as it arrives, write feedback; return the results."""
+    from autograder import feedback, gradebook, grading
+    gradebook.ensure_assignment(assignment.id)
+    results = []
+    for result in grading.grade_many(assignment, submissions, workers=workers, device=device,
+                                     progress=not quiet):
+        results.append(result)
+        try:
+            gradebook.record(result)
+            feedback.write(result)
+        except gradebook.NotRecorded as exc:
+            print(f"  {result.student}: NOT recorded, the stored grade is unchanged: {exc}", file=sys.stderr)
+    results.sort(key=lambda r: r.student)
+    if json_path:
+        Path(json_path).write_text(json.dumps([_json_summary(r) for r in results], indent=1, ensure_ascii=False))
+    return results
+
+
+def _json_summary(r) -> dict:
+    return {"student": r.student, "assignment": r.assignment, "status": r.status, "reason": r.reason,
+            "score": r.score, "max_score": r.max_score, "disclosures": r.disclosures,
+            "questions": [{"id": q.id, "score": q.score, "max_score": q.max_score, "manual": q.manual,
+                           "messages": [f"{c.name}: {c.message}" for c in q.checks if not c.passed] + q.notes}
+                          for q in r.questions]}
+
+
+def cmd_grade(args) -> int:
+    from autograder import grading
+    assignment = _assignments([args.assignment])[0]
+    submissions = grading.find_submissions(assignment, args.paths)
+    if not submissions:
+        sys.exit("no submissions found under " + " ".join(args.paths))
+    results = grade_and_record(assignment, submissions, args.workers, args.device, args.json)
+    for r in results:
+        extra = f"  ({r.status}: {r.reason})" if r.reason else ""
+        print(f"{r.student:32s} {r.score:6g} / {r.max_score:g}{extra}")
+    return 1 if any(r.status == "error" for r in results) else 0
+
+
+def cmd_export(args) -> int:
+    from autograder import gradebook
+    for a in _assignments(args.assignments):
+        table = gradebook.rows(a.id)
+        path = cfg.GRADEBOOK_DIR / f"{a.id}.csv"
+        path.write_text(gradebook.to_csv(table))
+        print(gradebook.to_text(a.id, table))
+        print(f"-> {path}")
+        print()
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    from autograder import feedback
+    for a in _assignments(args.assignments):
+        paths = feedback.write_all(a.id)
+        print(f"{a.id}: {len(paths)} feedback files under {cfg.FEEDBACK_DIR}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from autograder import validate
+    ok = True
+    for a in _assignments(args.assignments):
+        ok &= validate.validate(a, workers=args.workers)
+    return 0 if ok else 1
+
+
+def cmd_demo(args) -> int:
+    """release everything, grade the shipped samples, print the gradebook."""
+    from autograder import grading
+    cmd_release(argparse.Namespace(assignments=[]))
+    for a in _assignments([]):
+        submissions = grading.find_submissions(a, [cfg.SAMPLES_DIR / "submitted"])
+        grade_and_record(a, submissions, workers=args.workers)
+    cmd_export(argparse.Namespace(assignments=[]))
+    print(f"feedback files: {cfg.FEEDBACK_DIR}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="regenerate release/ (and the sample submissions) from source/")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.set_defaults(fn=cmd_release)
+
+    p = sub.add_parser("validate", help="reference must score full marks, the blank release zero")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(fn=cmd_validate)
+
+    p = sub.add_parser("grade", help="grade notebooks or nbgrader submitted/ trees, record the grades")
+    p.add_argument("assignment")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", choices=sorted(cfg.DEVICE_PROFILES), default="cpu")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.set_defaults(fn=cmd_grade)
+
+    p = sub.add_parser("export", help="print the gradebook and write gradebook/<assignment>.csv")
+    p.add_argument("assignments", nargs="*")
+    p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser("feedback", help="(re)write each student's feedback report")
+    p.add_argument("assignments", nargs="*")
+    p.set_defaults(fn=cmd_feedback)
+
+    p = sub.add_parser("demo", help="release, grade the shipped samples, print the gradebook")
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(fn=cmd_demo)
+
+    args = parser.parse_args(argv)
+    return args.fn(args)

@@ -1,0 +1,70 @@
+"""The report a student gets back: per question, the points and, for each check that failed,
+the message written for students (never the hidden test's code), the notes on their code
+cells, and the AI-use disclosures the grader found (which never change a score)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import course_config as cfg
+from autograder.results import CRASHED, INVALID, SubmissionResult, load_stored
+
+
+def _pts(x: float) -> str:
+    return f"{x:g}"
+
+
+def render(result: SubmissionResult) -> str:
+    assignment = cfg.ASSIGNMENTS[result.assignment]
+    out = [f"# {assignment.title}: feedback for {result.student}", ""]
+    manual = f" + {_pts(result.manual_max)} graded by hand" if result.manual_max else ""
+    out.append(f"**Autograded score: {_pts(result.score)} / {_pts(result.max_score)}**{manual}")
+    out.append("")
+    if result.status in (CRASHED, INVALID):
+        out += [f"> Your submission could not be run: {result.reason}.",
+                "> Every autograded question got 0 for this reason. Fix it, check that "
+                "*Kernel → Restart & Run All* works, and submit again.", ""]
+    for note in result.notes:
+        out.append(f"- Note: {note}")
+    if result.notes:
+        out.append("")
+    for q in result.questions:
+        if q.manual:
+            out += [f"## {q.title}  ({_pts(q.max_score)} points, graded by hand)", ""]
+            continue
+        mark = "full marks" if q.score == q.max_score else f"{_pts(q.score)} / {_pts(q.max_score)}"
+        out += [f"## {q.title}: {mark}", ""]
+        for note in q.notes:
+            out.append(f"- Your code: {note}")
+        for check in q.checks:
+            if check.passed:
+                out.append(f"- [x] {_describe(check.name)} ({_pts(check.max_points)} pt)")
+            else:
+                out.append(f"- [ ] {_describe(check.name)} (0 / {_pts(check.max_points)} pt): {check.message}")
+        out.append("")
+    out.append("## AI-use disclosures found")
+    out.append("")
+    if result.disclosures:
+        out += [f"- {d}" for d in result.disclosures]
+        out.append("")
+        out.append("Thank you for marking AI-generated code as the course asks; this does not change your score.")
+    else:
+        out.append("None found. If you used AI to generate code, the course rule is to mark it with a comment.")
+    out.append("")
+    return "\n".join(out)
+
+
+def _describe(check_name: str) -> str:
+    return check_name.removeprefix("test_").replace("_", " ")
+
+
+def write(result: SubmissionResult, feedback_dir: Path | None = None) -> Path:
+    path = Path(feedback_dir or cfg.FEEDBACK_DIR) / result.student / f"{result.assignment}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(render(result))
+    tmp.replace(path)
+    return path
+
+
+def write_all(assignment_id: str, results_dir: Path | None = None, feedback_dir: Path | None = None) -> list[Path]:
+    return [write(r, feedback_dir) for r in load_stored(results_dir or cfg.RESULTS_DIR, assignment_id)]

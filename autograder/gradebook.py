@@ -1,0 +1,135 @@
+"""Recording grades: nbgrader's gradebook.db (one grade per question cell, through nbgrader's
+Gradebook API, so the formgrader and `nbgrader export` keep working) plus, per submission,
+the full result as JSON beside it (statuses, check messages, disclosures) for feedback and
+exports. The caller records one submission at a time, as its result arrives, so an
+interrupted run keeps everything recorded before it."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import course_config as cfg
+from autograder.nbgrader_setup import ensure_tools_on_path
+from autograder.results import ERROR, SubmissionResult, load_stored, stored_path, write_json_atomic
+
+
+class NotRecorded(Exception):
+    pass
+
+
+def _db_url(db_path: Path | None) -> str:
+    return f"sqlite:///{db_path or cfg.GRADEBOOK_DB}"
+
+
+def ensure_assignment(assignment_id: str, db_path: Path | None = None) -> None:
+    """Make sure the gradebook knows the assignment's notebook and grade cells (nbgrader
+    learns them while generating the release); generate into a scratch folder if not."""
+    import tempfile
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    ensure_tools_on_path()
+    with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
+        try:
+            if gb.find_assignment(assignment_id).notebooks:
+                return
+        except MissingEntry:
+            pass
+    from autograder.release import generate
+    with tempfile.TemporaryDirectory() as scratch:
+        generate(assignment_id, release_root=Path(scratch), db_path=db_path)
+
+
+def record(result: SubmissionResult, db_path: Path | None = None, results_dir: Path | None = None) -> None:
+    """Store `result` for its student. A grader failure (status "error") is never stored: the
+    grade already in the gradebook, if any, stays as it was."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if result.status == ERROR:
+        raise NotRecorded(result.reason)
+    assignment = cfg.ASSIGNMENTS[result.assignment]
+    ensure_tools_on_path()
+    with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
+        gb.update_or_create_student(result.student)
+        try:
+            gb.find_submission(assignment.id, result.student)
+        except MissingEntry:
+            gb.add_submission(assignment.id, result.student)
+        for question in result.questions:
+            if question.manual:
+                continue  # the TA's manual score stays untouched
+            grade = gb.find_grade(question.id, assignment.notebook, assignment.id, result.student)
+            grade.auto_score = question.score
+        gb.db.commit()
+    write_json_atomic(stored_path(results_dir or cfg.RESULTS_DIR, assignment.id, result.student),
+                      result.to_dict())
+
+
+def rows(assignment_id: str, db_path: Path | None = None, results_dir: Path | None = None) -> list[dict]:
+    """One row per graded student: scores from the gradebook, status and disclosures from
+    the stored results."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    assignment = cfg.ASSIGNMENTS[assignment_id]
+    stored = {r.student: r for r in load_stored(results_dir or cfg.RESULTS_DIR, assignment_id)}
+    table = []
+    ensure_tools_on_path()
+    with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
+        for student in sorted(stored):
+            try:
+                submission = gb.find_submission(assignment_id, student)
+            except MissingEntry:
+                continue
+            notebook = next(n for n in submission.notebooks if n.name == assignment.notebook)
+            grades = {g.name: g for g in notebook.grades}
+            row = {"student": student, "assignment": assignment_id}
+            auto, manual_pending = 0.0, 0
+            for q in assignment.questions:
+                g = grades[q.id]
+                if q.manual_points:
+                    row[q.id] = "" if g.manual_score is None else g.manual_score
+                    manual_pending += g.manual_score is None
+                else:
+                    row[q.id] = g.score
+                    auto += g.score
+            row.update(auto=round(auto, 2), auto_max=assignment.auto_points,
+                       total=round(submission.score, 2), max=assignment.auto_points + assignment.manual_points,
+                       manual="pending" if manual_pending else "done",
+                       status=stored[student].status,
+                       reason=stored[student].reason,
+                       ai_disclosures=len(stored[student].disclosures))
+            table.append(row)
+    return table
+
+
+def to_csv(table: list[dict]) -> str:
+    if not table:
+        return ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(table[0]))
+    writer.writeheader()
+    writer.writerows(table)
+    return out.getvalue()
+
+
+def to_text(assignment_id: str, table: list[dict]) -> str:
+    """The gradebook as a terminal table."""
+    assignment = cfg.ASSIGNMENTS[assignment_id]
+    qids = [q.id for q in assignment.questions]
+    heads = ["student", *qids, "auto", "manual", "status", "AI"]
+    lines = [[r["student"], *(_fmt(r[q]) for q in qids), f"{_fmt(r['auto'])}/{_fmt(r['auto_max'])}",
+              r["manual"], r["status"], str(r["ai_disclosures"])] for r in table]
+    widths = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(heads)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    title = f"{assignment.title}  ({len(table)} graded; max {_fmt(assignment.auto_points)} auto + {_fmt(assignment.manual_points)} manual)"
+    return "\n".join([title, fmt.format(*heads), fmt.format(*("-" * w for w in widths)),
+                      *(fmt.format(*l) for l in lines)])
+
+
+def _fmt(x) -> str:
+    if x == "" or x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:g}"
+    return str(x)

@@ -1,0 +1,104 @@
+"""The judging half of a hidden suite: pytest, run where the student's code never ran.
+
+The hidden tests in `autograder/tests/<assignment>/test_*.py` receive the data the probes
+collected in the student's sandbox through the `student` fixture, compute the expected
+values themselves (PyTorch in float64, the labels of a held-out set, ...) and assert with a
+message written for the student. This module runs them with pytest and turns each test into
+an outcome: passed, or failed with that message and nothing else (no test source, no
+traceback).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autograder.probe import Failed
+
+SUITES = Path(__file__).resolve().parent / "tests"
+
+
+class ProbeFailed(Exception):
+    pass
+
+
+class Outputs(dict):
+    """A probe's returned data; reading a part that failed in the student's code fails the
+    test with that failure's description."""
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if isinstance(value, Failed):
+            pytest.fail(value.message, pytrace=False)
+        return value
+
+
+def _wrap(value):
+    if isinstance(value, dict) and not isinstance(value, Outputs):
+        return Outputs({k: _wrap(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+class StudentResults:
+    """What the `student` fixture gives a test: `student("probe_name")` -> that probe's data."""
+
+    def __init__(self, probe_results: dict):
+        self._results = probe_results
+
+    def __call__(self, probe_name: str):
+        if probe_name not in self._results:
+            pytest.fail("this check did not run (see the notes above)", pytrace=False)
+        result = self._results[probe_name]
+        if isinstance(result, Failed):
+            pytest.fail(result.message, pytrace=False)
+        return _wrap(result)
+
+
+def _message(report) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    for prefix in ("AssertionError: ", "Failed: "):
+        if text.startswith(prefix):
+            return text[len(prefix):].strip()
+    if text.strip() == "AssertionError":
+        return "wrong result"
+    # An exception inside the test itself, e.g. the output had a shape numpy cannot compare.
+    return "your output could not be checked: " + text.strip().splitlines()[0][:300]
+
+
+class JudgePlugin:
+    def __init__(self, probe_results: dict):
+        self.results = StudentResults(probe_results)
+        self.outcomes: dict[str, dict] = {}
+
+    @pytest.fixture
+    def student(self):
+        return self.results
+
+    def pytest_runtest_logreport(self, report):
+        name = report.nodeid.split("::")[-1]
+        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+            if report.passed:
+                self.outcomes[name] = {"passed": True, "message": ""}
+            elif report.skipped:
+                self.outcomes[name] = {"passed": False, "message": "skipped: " + _message(report)}
+            else:
+                self.outcomes[name] = {"passed": False, "message": _message(report)}
+
+
+def run_suite(assignment_id: str, probe_results: dict) -> dict[str, dict]:
+    """Run the hidden tests of `assignment_id` on probe results; test name -> outcome."""
+    plugin = JudgePlugin(probe_results)
+    suite = SUITES / assignment_id
+    args = [str(suite), "-q", "-p", "no:cacheprovider", "--assert=plain", "--no-header",
+            "-p", "no:warnings", "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES.parent.parent),
+            "-o", "console_output_style=classic", "--tb=no", "-s"]
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = pytest.main(args, plugins=[plugin])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise RuntimeError(f"the hidden suite of {assignment_id} did not run (pytest exit {int(code)})")
+    return plugin.outcomes

@@ -1,0 +1,102 @@
+"""The student-side half of a hidden suite: probes.
+
+A probe is a function that runs *inside the student's sandboxed process*. It receives the
+submission's namespace, calls the student's code on inputs of the hidden suite, and returns
+plain data (numbers, strings, NumPy arrays, lists and dicts of these). It never compares
+anything: the judge process, which the student's code never touched, does that in pytest.
+
+    from autograder.probe import probe, attempt
+
+    @probe
+    def linear(sub):
+        layer = sub.Linear(4, 3)            # MissingName if the notebook lost `Linear`
+        ...
+        return {"out": out, "dx": attempt(lambda: layer.backward(dout))}
+
+`attempt` keeps one failing part of a probe from sinking its other parts: the failure is
+recorded in place of the value, and only the tests that read that value fail, with it.
+"""
+from __future__ import annotations
+
+import traceback
+
+PROBE_ATTR = "_autograder_probe"
+
+
+def probe(fn=None, *, timeout: float | None = None):
+    """Register `fn` as a probe. `timeout` (seconds) overrides the configured per-check limit."""
+
+    def mark(f):
+        setattr(f, PROBE_ATTR, {"timeout": timeout})
+        return f
+
+    return mark(fn) if fn is not None else mark
+
+
+def probes_of(module) -> dict:
+    """name -> function for every probe defined in `module`, in definition order."""
+    found = [(name, f) for name, f in vars(module).items() if callable(f) and hasattr(f, PROBE_ATTR)]
+    found.sort(key=lambda item: item[1].__code__.co_firstlineno)
+    return dict(found)
+
+
+class MissingName(Exception):
+    """The submission does not define a name the hidden tests need."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self):
+        return (f"`{self.name}` is not defined in your notebook: did you rename or delete it, "
+                f"or did the cell that defines it fail? (see the notes on your code cells)")
+
+
+class Submission:
+    """Attribute access to the names a student's notebook defined."""
+
+    def __init__(self, namespace: dict):
+        self._namespace = namespace
+
+    def __getattr__(self, name):
+        try:
+            return self._namespace[name]
+        except KeyError:
+            raise MissingName(name) from None
+
+    def has(self, name: str) -> bool:
+        return name in self._namespace
+
+
+class Failed:
+    """A recorded failure standing in place of a value (see `attempt`)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def attempt(fn, *args, **kwargs):
+    """Call fn; on an exception from the student's code, return Failed(description) instead."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any student error becomes a message
+        return Failed(describe_exception(exc))
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One line a student can act on: the error and where in *their* code it happened.
+
+    Only frames from the student's cells (compiled as "<cell N>") are named, so no line of
+    the hidden suite ever reaches feedback."""
+    if isinstance(exc, MissingName):
+        return str(exc)
+    if isinstance(exc, SystemExit):
+        text = f"your code called sys.exit({exc.code!r})"
+    else:
+        message = str(exc).strip().splitlines()
+        text = f"{type(exc).__name__}: {message[0][:300]}" if message else type(exc).__name__
+    where = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell ")]
+    if where:
+        last = where[-1]
+        text += f" (in your code: {last.filename.strip('<>')}, line {last.lineno}, in {last.name})"
+    return text

@@ -1,0 +1,93 @@
+"""The shipped sample submissions, built from the source notebook and a spec per assignment.
+
+`samples/<assignment>.py` lists `SAMPLES`: the reference solution, the blank release, planted
+plausible mistakes (one or more per blank), bad inputs and cheating attempts. Each is a base
+notebook (`reference` = the source with its solution markers removed, as a student who
+filled every blank would hand in; `blank` = the release as given) plus exact text edits, and
+says which questions it must lose (`loses`), so `tests/` can hold every sample to it.
+`release` rebuilds them into samples/submitted/<student>/<assignment>/, nbgrader's layout.
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+import course_config as cfg
+from autograder.release import MARKERS
+
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Sample:
+    student: str
+    why: str  # what this sample is, in one line
+    base: str = "reference"  # "reference" or "blank"
+    edits: tuple[tuple[str, str], ...] = ()  # (old, new): `old` must occur exactly once
+    append: str = ""  # code of an extra cell at the end
+    raw: bytes | None = None  # the file's bytes as they are (a corrupt upload)
+    loses: tuple[str, ...] | str = ()  # questions scoring zero; the others full ("all": every one)
+
+
+def spec(assignment_id: str) -> list[Sample]:
+    path = cfg.SAMPLES_DIR / f"{assignment_id}.py"
+    module_spec = importlib.util.spec_from_file_location(f"samples_{assignment_id}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return list(module.SAMPLES)
+
+
+def filled_in(notebook):
+    """The source notebook with its solution markers (not their content) removed."""
+    nb = nbformat.from_dict(notebook)
+    for cell in nb.cells:
+        cell.source = "\n".join(line for line in cell.source.split("\n")
+                                if not any(m in line for m in MARKERS))
+    return nb
+
+
+def notebook_for(sample: Sample, assignment: cfg.Assignment):
+    if sample.base == "reference":
+        nb = filled_in(nbformat.read(cfg.ROOT / "source" / assignment.id / f"{assignment.notebook}.ipynb", 4))
+    elif sample.base == "blank":
+        nb = nbformat.read(cfg.ROOT / "release" / assignment.id / f"{assignment.notebook}.ipynb", 4)
+    else:
+        raise ValueError(f"{sample.student}: unknown base {sample.base!r}")
+    for old, new in sample.edits:
+        hits = [c for c in nb.cells if old in c.source]
+        count = sum(c.source.count(old) for c in hits)
+        if count != 1:
+            raise ValueError(f"sample {sample.student}: {old!r} occurs {count} times in the notebook, not once")
+        hits[0].source = hits[0].source.replace(old, new)
+    if sample.append:
+        nb.cells.append(nbformat.v4.new_code_cell(sample.append))
+    return nb
+
+
+def path_of(sample: Sample, assignment: cfg.Assignment) -> Path:
+    return cfg.SAMPLES_DIR / "submitted" / sample.student / assignment.id / f"{assignment.notebook}.ipynb"
+
+
+def build(assignment_id: str) -> list[Path]:
+    assignment = cfg.ASSIGNMENTS[assignment_id]
+    samples = spec(assignment_id)
+    root = cfg.SAMPLES_DIR / "submitted"
+    for stale in root.glob(f"*/{assignment_id}"):
+        shutil.rmtree(stale)
+    written = []
+    for sample in samples:
+        path = path_of(sample, assignment)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if sample.raw is not None:
+            path.write_bytes(sample.raw)
+        else:
+            nbformat.write(notebook_for(sample, assignment), path)
+        written.append(path)
+    for empty in root.glob("*"):
+        if empty.is_dir() and not any(empty.iterdir()):
+            empty.rmdir()
+    return written
