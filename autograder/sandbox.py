@@ -217,14 +217,19 @@ def _child_main(fd, cells, suite, names, policy, scratch, uid):
 
 # ---------------------------------------------------------------------------- parent side
 
-def _processes_of(uid: int) -> list[int]:
+def processes_of(uid: int) -> list[int]:
+    """Live processes of `uid` (zombies are dead already and only wait for init to reap them)."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
+                if os.stat(f"/proc/{entry}").st_uid != uid:
+                    continue
+                with open(f"/proc/{entry}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                if state not in ("Z", "X"):
                     pids.append(int(entry))
-            except OSError:
+            except (OSError, IndexError):
                 pass
     return pids
 
@@ -250,7 +255,7 @@ def kill_all(pid: int, uid: int | None) -> None:
     if uid is None:
         return
     for _ in range(100):
-        left = _processes_of(uid)
+        left = processes_of(uid)
         if not left:
             return
         for p in left:
@@ -318,7 +323,7 @@ def run(cells: list[Cell], suite: str, names: list[str], timeouts: dict, policy:
                     break
                 ready, _, _ = select.select([fd], [], [], min(0.2, limit - now))
                 if uid is not None and policy.memory_mb:
-                    used = _resident_mb(_processes_of(uid))
+                    used = _resident_mb(processes_of(uid))
                     if used > policy.memory_mb:
                         why = f"your code used more than {policy.memory_mb} MB of memory"
                         break
