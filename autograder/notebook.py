@@ -8,6 +8,7 @@ can point a student at the cell and line.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,16 +63,20 @@ def read_notebook(path: Path, question_ids: set[str] | None = None) -> list[Cell
     except OSError as exc:
         raise NotebookError(f"could not read the file: {exc.strerror}") from None
     try:
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise NotebookError("the file is not text (UTF-8): was a different file uploaded?") from None
-    except Exception as exc:  # nbformat raises several kinds for non-JSON input
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise NotebookError(f"the file is not a Jupyter notebook (not valid JSON: {first})") from None
     try:
+        json.loads(text)
+    except ValueError as exc:
+        raise NotebookError(f"the file is not a Jupyter notebook (not valid JSON: {exc})") from None
+    try:
+        nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         raise NotebookError(f"the notebook's structure is damaged ({exc.message[:200]})") from None
+    except Exception as exc:  # nbformat raises several kinds for malformed structure
+        raise NotebookError(f"the notebook's structure is damaged ({type(exc).__name__}: {str(exc)[:200]})") from None
 
     cells = []
     pending = []  # cells waiting for the next grade cell to learn their question

@@ -234,15 +234,19 @@ def processes_of(uid: int) -> list[int]:
     return pids
 
 
-def _resident_mb(pids) -> float:
-    total = 0
+def _private_mb(pids) -> float:
+    """Memory the processes own: pages inherited from the grader and not written since the
+    fork are shared with it and do not count against the submission."""
+    total_kb = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1])
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                        total_kb += int(line.split()[1])
         except (OSError, IndexError, ValueError):
             pass
-    return total * resource.getpagesize() / 2**20
+    return total_kb / 1024
 
 
 def kill_all(pid: int, uid: int | None) -> None:
@@ -288,22 +292,36 @@ def _exit_reason(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        return f"the process was killed by {name}"
-    return f"the process exited with code {os.WEXITSTATUS(status)} (sys.exit/os._exit or a crash)"
+        return f"crashed the process ({name})"
+    return f"ended the process (exit code {os.WEXITSTATUS(status)}: os._exit, or a crash)"
+
+
+MAX_SKIPPED_CELLS = 3
 
 
 def run(cells: list[Cell], suite: str, names: list[str], timeouts: dict, policy: Policy,
         scratch: Path, uid: int | None) -> RunReport:
-    """Run `cells` and then the probes `names` of module `suite`; see the module docstring."""
+    """Run `cells` and then the probes `names` of module `suite`; see the module docstring.
+
+    A cell that hangs, exhausts memory or ends the process while the notebook loads is
+    skipped and the notebook loaded again without it (up to MAX_SKIPPED_CELLS cells), so it
+    costs the questions that need it, not the whole submission."""
     report = RunReport()
     started = time.monotonic()
     final_deadline = started + policy.submission_timeout_s
     remaining = list(names)
-    first_attempt = True
-    attempts_left = len(names) + 2  # a submission that keeps dying cannot keep the grader busy
+    skipped: set[str] = set()
+    question_of = {c.label: c.question for c in cells}
+    attempts_left = len(names) + MAX_SKIPPED_CELLS + 2  # a submission that keeps dying cannot keep the grader busy
+
+    def note_cell(label, question, message):
+        if (label, question, message) not in report.cell_errors:
+            report.cell_errors.append((label, question, message))
+
     while remaining and attempts_left > 0:
         attempts_left -= 1
-        pid, fd = _spawn([c for c in cells if c.run], suite, remaining, policy, scratch, uid)
+        runnable = [c for c in cells if c.run and c.label not in skipped]
+        pid, fd = _spawn(runnable, suite, remaining, policy, scratch, uid)
         reader = wire.FrameReader()
         stage, current, cell_label = "starting", None, None
         deadline = time.monotonic() + policy.load_timeout_s + 10  # imports before "ready"
@@ -314,18 +332,19 @@ def run(cells: list[Cell], suite: str, names: list[str], timeouts: dict, policy:
                 now = time.monotonic()
                 limit = min(deadline, final_deadline)
                 if now >= limit:
-                    why = (f"your code did not finish loading within {policy.load_timeout_s:.0f} s "
-                           f"(stuck in {cell_label}?)" if stage != "probing"
-                           else f"this check took longer than {timeouts.get(current, policy.check_timeout_s):.0f} s "
-                                f"(an infinite loop, or far too slow?); the grader stopped it")
                     if now >= final_deadline:
                         why = f"the submission used up its {policy.submission_timeout_s:.0f} s time limit"
+                    elif stage == "probing":
+                        why = (f"this check took longer than {timeouts.get(current, policy.check_timeout_s):.0f} s "
+                               f"(an infinite loop, or far too slow?); the grader stopped it")
+                    else:
+                        why = f"did not finish within {policy.load_timeout_s:.0f} s (an infinite loop?)"
                     break
                 ready, _, _ = select.select([fd], [], [], min(0.2, limit - now))
                 if uid is not None and policy.memory_mb:
-                    used = _resident_mb(processes_of(uid))
+                    used = _private_mb(processes_of(uid))
                     if used > policy.memory_mb:
-                        why = f"your code used more than {policy.memory_mb} MB of memory"
+                        why = f"used more than {policy.memory_mb} MB of memory"
                         break
                 if not ready:
                     continue
@@ -340,11 +359,11 @@ def run(cells: list[Cell], suite: str, names: list[str], timeouts: dict, policy:
                     if event == "ready":
                         deadline = time.monotonic() + policy.load_timeout_s
                         stage = "loading"
-                    elif event == "cell":
+                    elif event == "cell" and stage == "loading":
                         cell_label = str(msg.get("label"))[:40]
-                    elif event == "cell_error" and first_attempt:
-                        report.cell_errors.append((str(msg.get("label"))[:40], msg.get("question"),
-                                                   str(msg.get("message"))[:500]))
+                    elif event == "cell_error" and stage == "loading":
+                        label = str(msg.get("label"))[:40]
+                        note_cell(label, question_of.get(label), str(msg.get("message"))[:500])
                     elif event == "loaded":
                         stage = "probing"
                     elif event == "probe" and msg.get("name") in remaining:
@@ -356,25 +375,30 @@ def run(cells: list[Cell], suite: str, names: list[str], timeouts: dict, policy:
                         current = None
                     elif event == "done":
                         finished = True
+                if reader.error:
+                    why = f"the grader could not read your process's results ({reader.error})"
+                    break
                 if finished:
                     break
-        except wire.WireError as exc:
+        except wire.WireError as exc:  # a result that does not decode
             why = f"the grader could not read your process's results ({exc})"
         finally:
             kill_all(pid, uid)
             _, status = os.waitpid(pid, 0)
             os.close(fd)
-        first_attempt = False
         if finished:
             break
-        if why is None:
-            why = _exit_reason(status)
-            if stage != "probing":
-                why = f"{why} while running {cell_label or 'the setup'}"
+        why = why or _exit_reason(status)
+        out_of_time = time.monotonic() >= final_deadline
+        if stage == "loading" and cell_label and len(skipped) < MAX_SKIPPED_CELLS and not out_of_time:
+            skipped.add(cell_label)
+            note_cell(cell_label, question_of.get(cell_label),
+                      f"this cell {why}; the grader skipped it and ran the rest of your notebook")
+            continue
         if stage != "probing":
-            report.load_failure = why
+            report.load_failure = f"{cell_label or 'the setup'} {why}" if "time limit" not in why else why
             for name in remaining:
-                report.probes[name] = Failed(f"not checked: {why}")
+                report.probes[name] = Failed(f"not checked: {report.load_failure}")
             remaining = []
         elif current is not None:
             report.probes[current] = Failed(why)
@@ -382,7 +406,7 @@ def run(cells: list[Cell], suite: str, names: list[str], timeouts: dict, policy:
             remaining.remove(current)
         else:
             report.notes.append(f"{why} between checks; the remaining checks were run again")
-        if time.monotonic() >= final_deadline:
+        if out_of_time:
             for name in remaining:
                 report.probes[name] = Failed(f"not checked: the submission used up its "
                                              f"{policy.submission_timeout_s:.0f} s time limit")

@@ -83,18 +83,23 @@ def write_frame(fd: int, message: dict) -> None:
 
 
 class FrameReader:
-    """Incremental reader for frames arriving on a non-blocking pipe."""
+    """Incremental reader for frames arriving on a non-blocking pipe. After bad bytes it
+    stops: `error` says what was wrong, and the frames before them are still returned."""
 
     def __init__(self):
         self.buffer = bytearray()
+        self.error: str | None = None
 
     def feed(self, chunk: bytes) -> list[dict]:
+        if self.error:
+            return []
         self.buffer += chunk
         frames = []
         while len(self.buffer) >= 4:
             (size,) = struct.unpack(">I", self.buffer[:4])
             if size > MAX_FRAME:
-                raise WireError("oversized frame")
+                self.error = "oversized frame"
+                break
             if len(self.buffer) < 4 + size:
                 break
             raw = bytes(self.buffer[4:4 + size])
@@ -102,9 +107,10 @@ class FrameReader:
             try:
                 message = json.loads(raw)
             except (ValueError, RecursionError):
-                raise WireError("malformed frame") from None
+                message = None
             if not isinstance(message, dict):
-                raise WireError("malformed frame")
+                self.error = "malformed frame"
+                break
             frames.append(message)
         return frames
 
