@@ -277,6 +277,10 @@ def _spawn(cells, suite, names, policy, scratch, uid):
         code = 0
         try:
             os.close(read_fd)
+            # Nothing the grader has open (gradebook, logs, pytest's capture files) may be
+            # reachable from the student's code: keep only the result pipe.
+            os.closerange(3, write_fd)
+            os.closerange(write_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
             os.setsid()
             _child_main(write_fd, cells, suite, names, policy, scratch, uid)
         except BaseException:  # noqa: BLE001 - whatever happens, never return into the grader

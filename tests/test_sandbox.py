@@ -191,3 +191,15 @@ def test_no_process_outlives_the_run():
     report = run(GOOD, escape, names=["add"])
     assert report.probes["add"] == {"sum": 5}
     assert sandbox.processes_of(UID) == []
+
+
+def test_files_the_grader_has_open_are_out_of_reach(tmp_path):
+    log = open(tmp_path / "grader.log", "w")  # e.g. the gradebook or a log file
+    try:
+        scribble = ("import os\nfor fd in range(3, 256):\n    try:\n        os.write(fd, b'scribble')\n"
+                    "    except OSError:\n        pass\n")
+        report = run(GOOD, scribble, names=["add"])
+    finally:
+        log.close()
+    assert (tmp_path / "grader.log").read_text() == ""
+    assert report.probes["add"] == {"sum": 5}
