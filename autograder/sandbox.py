@@ -56,6 +56,7 @@ class Policy:
     memory_cap: str  # "rlimit" or "watchdog"
     output_kb: int
     max_processes: int
+    scratch_mb: int = 512  # size of the private /tmp the student's code may write to
     hide: tuple[Path, ...] = ()  # directories the student's code must not see
     readonly: tuple[Path, ...] = ()  # directories it must not change
 
@@ -127,6 +128,16 @@ def _isolate(policy: Policy, scratch: Path, uid: int | None) -> None:
             if path.is_dir():
                 _libc_call("mount", b"tmpfs", str(path).encode(), b"tmpfs",
                            MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k,mode=755")
+        # The world-writable places get fresh, private tmpfs mounts that vanish with the
+        # run: the scratch directory lives in the new /tmp, and nothing written there, or in
+        # /var/tmp or /dev/shm, reaches the machine.
+        for shared in (b"/tmp", b"/var/tmp", b"/dev/shm"):
+            if os.path.isdir(shared):
+                _libc_call("mount", b"tmpfs", shared, b"tmpfs", MS_NOSUID | MS_NODEV,
+                           f"size={policy.scratch_mb}m,mode=1777".encode())
+        os.makedirs(scratch, exist_ok=True)
+        os.chown(scratch, uid, uid)
+        os.chmod(scratch, 0o700)
     os.chdir(scratch)
     if policy.memory_cap == "rlimit":
         mapped = _vm_size_bytes()
@@ -365,6 +376,7 @@ def run(cells: list[Cell], suite: str, names: list[str], timeouts: dict, policy:
                         stage = "loading"
                     elif event == "cell" and stage == "loading":
                         cell_label = str(msg.get("label"))[:40]
+                        deadline = time.monotonic() + policy.load_timeout_s  # per cell
                     elif event == "cell_error" and stage == "loading":
                         label = str(msg.get("label"))[:40]
                         note_cell(label, question_of.get(label), str(msg.get("message"))[:500])

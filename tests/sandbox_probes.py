@@ -40,3 +40,18 @@ def snoop(sub):
 @probe
 def returns_impostor(sub):
     return {"value": sub.impostor()}
+
+
+@probe
+def scribble(sub):
+    """Write where a student's process could write: only its own scratch should take it."""
+    written = {}
+    for place in ("/tmp/sandbox_test_scribble", "/var/tmp/sandbox_test_scribble",
+                  "/dev/shm/sandbox_test_scribble", "scratch_file"):
+        try:
+            with open(place, "w") as f:
+                f.write("x")
+            written[place] = True
+        except OSError:
+            written[place] = False
+    return written

@@ -14,7 +14,7 @@ from autograder.notebook import Cell
 from autograder.probe import Failed
 
 PROBES = ["add", "slow", "snoop", "returns_impostor"]
-TIMEOUTS = {"add": 10, "slow": 2, "snoop": 10, "returns_impostor": 10}
+TIMEOUTS = {"add": 10, "slow": 2, "snoop": 10, "returns_impostor": 10, "scribble": 10}
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="isolation by uid and namespaces needs root")
 UID = sandbox.SLOT_UID_BASE + 15  # a slot no real grading run in this process uses
 
@@ -203,3 +203,11 @@ def test_files_the_grader_has_open_are_out_of_reach(tmp_path):
         log.close()
     assert (tmp_path / "grader.log").read_text() == ""
     assert report.probes["add"] == {"sum": 5}
+
+
+@ROOT_ONLY
+def test_writes_outside_the_course_vanish_with_the_run():
+    report = run(GOOD, names=["scribble"])
+    assert report.probes["scribble"]["scratch_file"] is True
+    for place in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert not Path(place, "sandbox_test_scribble").exists()

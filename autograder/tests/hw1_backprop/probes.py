@@ -6,6 +6,7 @@ These run in the student's sandbox. They compare nothing and know no expected va
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -18,7 +19,12 @@ def tried(label: str, fn, *args, **kwargs):
     """attempt(), with a label saying which call of the student's code failed."""
     result = attempt(fn, *args, **kwargs)
     if isinstance(result, Failed):
-        return Failed(f"{label}: {result.message}")
+        message = f"{label}: {result.message}"
+        if re.search(r"'(int|float)' object has no attribute '(data|grad|_children|_local_grads)'",
+                     result.message):
+            message += (" (a plain number reached code that expects a Value: wrap it first, "
+                        "`other = other if isinstance(other, Value) else Value(other)`, as __add__ does)")
+        return Failed(message)
     return result
 
 
@@ -162,15 +168,16 @@ def backward_grads(V, spec) -> list[float]:
 
 @probe
 def backward_random_graphs(sub):
-    return {"graphs": [tried(f"backward() on random graph {k + 1}", backward_grads, sub.Value,
-                             cases.random_graph(seed))
-                       for k, seed in enumerate(cases.RANDOM_GRAPH_SEEDS)]}
+    return {"graphs": {str(k + 1): tried(f"backward() on random graph {k + 1}", backward_grads,
+                                         sub.Value, cases.random_graph(seed))
+                       for k, seed in enumerate(cases.RANDOM_GRAPH_SEEDS)}}
 
 
 @probe
 def backward_reused_nodes(sub):
-    return {"graphs": [tried(f"backward() on small graph {k + 1}", backward_grads, sub.Value, spec)
-                       for k, spec in enumerate(cases.reused_node_graphs())]}
+    return {"graphs": {str(k + 1): tried(f"backward() on small graph {k + 1}", backward_grads,
+                                         sub.Value, spec)
+                       for k, spec in enumerate(cases.reused_node_graphs())}}
 
 
 @probe

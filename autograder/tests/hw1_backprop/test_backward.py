@@ -51,7 +51,7 @@ def test_backward_random_graphs(student):
     graphs = student("backward_random_graphs")["graphs"]
     for k, seed in enumerate(cases.RANDOM_GRAPH_SEEDS):
         spec = cases.random_graph(seed)
-        problem = diagnose(spec, graphs[k])
+        problem = diagnose(spec, graphs[str(k + 1)])
         assert problem is None, f"Value.backward on random graph {k + 1} ({len(spec)} nodes): {problem}"
 
 
@@ -62,7 +62,7 @@ SMALL = ["a * a", "a + a", "a * b + a", "e = tanh(a * b); e * e + e", "c = a * b
 def test_backward_reused_node_accumulates(student):
     graphs = student("backward_reused_nodes")["graphs"]
     for k, spec in enumerate(cases.reused_node_graphs()):
-        problem = diagnose(spec, graphs[k])
+        problem = diagnose(spec, graphs[str(k + 1)])
         assert problem is None, f"Value.backward on {SMALL[k]}: {problem}"
 
 

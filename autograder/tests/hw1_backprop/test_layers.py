@@ -41,6 +41,9 @@ def test_layers_forward(student):
     out = got["Sigmoid_out"]
     if np.shape(out) == sig_ref.shape and close(out, 1.0 / (1.0 + np.exp(k["s"]))):
         raise AssertionError("Sigmoid.forward computes 1 / (1 + exp(x)): the exponent must be -x")
+    if np.shape(out) == sig_ref.shape and close(out, 1.0 + np.exp(-k["s"])):
+        raise AssertionError("Sigmoid.forward computes 1 / 1 + exp(-x), that is 1 + exp(-x): put the "
+                             "denominator in parentheses, 1 / (1 + exp(-x))")
     problem = compare("Sigmoid.forward's output", out, sig_ref)
     assert problem is None, f"{problem}: sigmoid(x) = 1 / (1 + exp(-x))"
 
