@@ -249,6 +249,8 @@ def grade_many(assignment: cfg.Assignment, submissions, workers: int = 1, device
                progress: bool = True):
     """Yield a SubmissionResult per (student, path), in completion order."""
     warm_up()
+    if sandbox.isolation_warning():
+        print(sandbox.isolation_warning(), file=sys.stderr)
     policy_ = policy(device, extra_hidden=hideable({Path(p).resolve().parent for _, p in submissions}))
     timeouts = probe_timeouts(assignment.id)
     tasks = [(assignment.id, student, str(path), policy_, timeouts) for student, path in submissions]

@@ -7,7 +7,7 @@ imported already (so a submission does not pay for `import torch`). The child:
 - imports the hidden suite's probes, *then* hides the course from itself: in a private mount
   namespace the hidden suites, sources, gradebook and submissions become empty directories
   and the course root becomes read-only, and in a private network namespace there is no
-  network (both need root; see `Isolation`);
+  network (both need root; see `isolation_warning`);
 - caps its address space, file sizes, processes and core dumps (setrlimit), drops to an
   unprivileged uid of its own (one per grading slot), and works in a scratch directory;
 - runs the notebook's code cells, then each probe under a per-check alarm, and sends every
@@ -61,17 +61,12 @@ class Policy:
     readonly: tuple[Path, ...] = ()  # directories it must not change
 
 
-@dataclass
-class Isolation:
-    """What the current process can enforce: dropping privileges and namespaces need root."""
-
-    root: bool = field(default_factory=lambda: os.geteuid() == 0)
-
-    def warning(self) -> str | None:
-        if self.root:
-            return None
-        return ("not running as root: the student's code runs as your user, can read course "
-                "files and reach the network; grade as root (or in a container) for full isolation")
+def isolation_warning() -> str | None:
+    """What the current process cannot enforce: namespaces and the uid drop need root."""
+    if os.geteuid() == 0:
+        return None
+    return ("warning: not running as root: the student's code runs as your user, can read course "
+            "files and reach the network; grade as root (or in a container) for full isolation")
 
 
 @dataclass

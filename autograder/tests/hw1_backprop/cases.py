@@ -7,11 +7,18 @@ Seeds and shapes differ from the notebook's public checks.
 """
 from __future__ import annotations
 
+import gzip  # noqa: F401  (see below)
 import importlib.util
 import math
 from pathlib import Path
 
 import numpy as np
+import numpy.random  # noqa: F401
+
+# The probes import this module before the sandbox drops privileges; after that, modules of the
+# Python installation may no longer be importable. So everything the probes (and the reference
+# solution) need lazily is imported here: numpy.random (which pulls in `secrets`) and gzip (for
+# np.loadtxt on the digits file).
 
 # ------------------------------------------------------------------ Part 1: Value operations
 
@@ -181,15 +188,17 @@ def reused_node_graphs():
 
 
 def deep_chain():
-    """x_{k+1} = tanh(x_k * w_{k mod 3}) for 120 steps, with skip connections x_{k+1} += x_{k-25}
-    at three steps: about 250 nodes deep, three shared weights used 40 times each."""
-    spec: list[tuple] = [("leaf", 0.8), ("leaf", 1.35), ("leaf", 1.2), ("leaf", 1.28)]
+    """x_{k+1} = tanh(x_k * w_{k mod 3}) for 120 steps, with skip connections x_{k+1} += x_{k-12}
+    at four steps: about 250 nodes deep, three shared weights used 40 times each. The weights keep
+    each step's derivative near 1, so the gradient does not vanish along the chain and a skip
+    target that passes its gradient on before the long path has reached it is visibly wrong."""
+    spec: list[tuple] = [("leaf", 0.6), ("leaf", 1.05), ("leaf", 0.98), ("leaf", 1.03)]
     xs = [0]  # index of x_k
     for k in range(120):
         spec.append(("mul", xs[-1], 1 + k % 3))
         spec.append(("tanh", len(spec) - 1))
-        if k in (30, 65, 100):
-            spec.append(("add", len(spec) - 1, xs[k - 25]))
+        if k in (30, 60, 90, 110):
+            spec.append(("add", len(spec) - 1, xs[k - 12]))
         xs.append(len(spec) - 1)
     return spec
 
@@ -309,9 +318,13 @@ N_TRAIN = 1437
 
 
 def digits_inputs():
-    """What the student's code may see: training images and labels, and test images only."""
+    """What the student's code may see: training images and labels, and test images only.
+
+    The training set is handed over SORTED BY LABEL (like the notebook's MNIST file): a train()
+    that does not shuffle sees all the 0s, then all the 1s, ... and forgets the early classes."""
     X, y = _digits()
-    return X[:N_TRAIN], y[:N_TRAIN], X[N_TRAIN:]
+    by_label = np.argsort(y[:N_TRAIN], kind="stable")
+    return X[:N_TRAIN][by_label], y[:N_TRAIN][by_label], X[N_TRAIN:]
 
 
 def digits_test_labels() -> np.ndarray:

@@ -9,10 +9,12 @@ import numpy as np
 
 from autograder.tests.hw1_backprop import cases
 
-# Measured with the reference solution (20 epochs, MLP [64, 64, 10], lr 0.1, batch 32, in 0.1 s):
-# test accuracy 0.967 with the seeds below (0.958-0.975 over other model/shuffle seeds), and a mean
-# training loss falling from about 1.8 in the first epoch to about 0.10 in the last (ratio ~0.06).
-# The targets leave a wide margin for other correct implementations.
+# Measured with the reference solution (20 epochs, MLP [64, 64, 10], lr 0.1, batch 32, 0.1 s on one
+# core): test accuracy 0.961 with the seeds of cases.TRAINING (0.958-0.978 over five other
+# model/shuffle seeds), and a mean training loss falling from about 1.76 in the first epoch to about
+# 0.10 in the last (ratio ~0.06). A train() that does not shuffle the label-sorted training set
+# reaches 0.84; one that misaligns images and labels, 0.13. Targets keep a wide margin below the
+# reference for other correct implementations.
 TARGET_ACCURACY = 0.90
 LOSS_RATIO = 0.25  # last epoch's loss must be below this fraction of the first epoch's
 
@@ -31,7 +33,7 @@ def test_training_reaches_accuracy(student):
     assert accuracy >= TARGET_ACCURACY, (
         f"after train(MLP({hp['sizes']}), epochs={hp['epochs']}, lr={hp['lr']}, "
         f"batch_size={hp['batch_size']}) on 1,437 held-out 8x8 digits, the test accuracy is "
-        f"{accuracy:.3f}; the target is {TARGET_ACCURACY} (the reference reaches 0.97). Check that "
+        f"{accuracy:.3f}; the target is {TARGET_ACCURACY} (the reference reaches 0.96). Check that "
         "each batch's labels are taken with the same indices as its images, that every epoch "
         "covers all examples in a new shuffled order, and that each step calls backward and then "
         "sgd_step with the fresh parameters")

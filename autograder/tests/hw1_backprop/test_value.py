@@ -52,7 +52,7 @@ def torch_value(fn, *xs) -> tuple[float, list[float]]:
     leaves = [tensor(x) for x in xs]
     out = fn(*leaves)
     grads = torch.autograd.grad(out, leaves, allow_unused=True)
-    return float(out), [0.0 if g is None else float(g) for g in grads]
+    return float(out.detach()), [0.0 if g is None else float(g) for g in grads]
 
 
 def near(got: float, expected: float, tol: float = 1e-9) -> bool:
