@@ -27,6 +27,7 @@ import os
 import resource
 import select
 import signal
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV = 1, 2, 4
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
 
 GRACE_S = 2.0  # the parent waits this much past the child's own alarm before it kills
 SLOT_UID_BASE = 61000
@@ -111,10 +113,48 @@ def _libc_call(name, *args):
         raise OSError(ctypes.get_errno(), f"{name} failed")
 
 
+def _closed_ancestor(path: Path) -> Path | None:
+    """The outermost directory on the way to `path` that other users cannot enter."""
+    for parent in reversed(path.parents):
+        if not os.stat(parent).st_mode & stat.S_IXOTH:
+            return parent
+    return None
+
+
+def _reopen_python(stash: Path) -> None:
+    """Python may live where only root can go (pyenv under a 0700 /root). In the private
+    mount namespace, cover that directory with an empty tmpfs and bind back only Python's
+    own installation, so the unprivileged student process can import the standard library
+    and nothing else of that directory is visible."""
+    needed = sorted({Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()})
+    closed = {c for c in map(_closed_ancestor, needed) if c is not None}
+    for top in sorted(closed):
+        under = [p for p in needed if top in p.parents]
+        stashed = []
+        for i, path in enumerate(under):
+            place = stash / str(i)
+            place.mkdir(parents=True)
+            _libc_call("mount", str(path).encode(), str(place).encode(), None, MS_BIND | MS_REC, None)
+            stashed.append((place, path))
+        _libc_call("mount", b"tmpfs", str(top).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755")
+        for place, path in stashed:
+            path.mkdir(parents=True, exist_ok=True)
+            _libc_call("mount", str(place).encode(), str(path).encode(), None, MS_BIND | MS_REC, None)
+            _libc_call("umount2", str(place).encode(), MNT_DETACH)
+
+
 def _isolate(policy: Policy, scratch: Path, uid: int | None) -> None:
     if uid is not None:  # root: private mounts and network, then drop privileges
         _libc_call("unshare", CLONE_NEWNS | CLONE_NEWNET)
         _libc_call("mount", b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+        # The world-writable places get fresh, private tmpfs mounts that vanish with the
+        # run: the scratch directory lives in the new /tmp, and nothing written there, or in
+        # /var/tmp or /dev/shm, reaches the machine.
+        for shared in (b"/tmp", b"/var/tmp", b"/dev/shm"):
+            if os.path.isdir(shared):
+                _libc_call("mount", b"tmpfs", shared, b"tmpfs", MS_NOSUID | MS_NODEV,
+                           f"size={policy.scratch_mb}m,mode=1777".encode())
+        _reopen_python(Path("/tmp/.sandbox-python"))
         for path in policy.readonly:
             p = str(path).encode()
             _libc_call("mount", p, p, None, MS_BIND | MS_REC, None)
@@ -123,13 +163,6 @@ def _isolate(policy: Policy, scratch: Path, uid: int | None) -> None:
             if path.is_dir():
                 _libc_call("mount", b"tmpfs", str(path).encode(), b"tmpfs",
                            MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k,mode=755")
-        # The world-writable places get fresh, private tmpfs mounts that vanish with the
-        # run: the scratch directory lives in the new /tmp, and nothing written there, or in
-        # /var/tmp or /dev/shm, reaches the machine.
-        for shared in (b"/tmp", b"/var/tmp", b"/dev/shm"):
-            if os.path.isdir(shared):
-                _libc_call("mount", b"tmpfs", shared, b"tmpfs", MS_NOSUID | MS_NODEV,
-                           f"size={policy.scratch_mb}m,mode=1777".encode())
         os.makedirs(scratch, exist_ok=True)
         os.chown(scratch, uid, uid)
         os.chmod(scratch, 0o700)

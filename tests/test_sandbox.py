@@ -211,3 +211,11 @@ def test_writes_outside_the_course_vanish_with_the_run():
     assert report.probes["scribble"]["scratch_file"] is True
     for place in ("/tmp", "/var/tmp", "/dev/shm"):
         assert not Path(place, "sandbox_test_scribble").exists()
+
+
+def test_the_whole_standard_library_is_importable():
+    """Python may live where the sandbox's uid cannot go (pyenv under a 0700 /root)."""
+    probe_imports = ("import secrets, random, statistics, fractions, decimal, csv, sqlite3, uuid\n"
+                     "def add(a, b):\n    return a + b\n")
+    report = run(probe_imports, names=["add"])
+    assert report.cell_errors == [] and report.probes["add"] == {"sum": 5}

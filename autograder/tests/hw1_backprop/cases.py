@@ -7,18 +7,11 @@ Seeds and shapes differ from the notebook's public checks.
 """
 from __future__ import annotations
 
-import gzip  # noqa: F401  (see below)
 import importlib.util
 import math
 from pathlib import Path
 
 import numpy as np
-import numpy.random  # noqa: F401
-
-# The probes import this module before the sandbox drops privileges; after that, modules of the
-# Python installation may no longer be importable. So everything the probes (and the reference
-# solution) need lazily is imported here: numpy.random (which pulls in `secrets`) and gzip (for
-# np.loadtxt on the digits file).
 
 # ------------------------------------------------------------------ Part 1: Value operations
 
