@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from pathlib import Path
 
 import course_config as cfg
@@ -49,13 +50,15 @@ def record(result: SubmissionResult, db_path: Path | None = None, results_dir: P
     if result.status == ERROR:
         raise NotRecorded(result.reason)
     assignment = cfg.ASSIGNMENTS[result.assignment]
-    ensure_tools_on_path()
+    ensure_assignment(assignment.id, db_path)
     with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
         gb.update_or_create_student(result.student)
         try:
             gb.find_submission(assignment.id, result.student)
         except MissingEntry:
-            gb.add_submission(assignment.id, result.student)
+            with warnings.catch_warnings():  # nbgrader's own autoflush chatter, harmless
+                warnings.simplefilter("ignore")
+                gb.add_submission(assignment.id, result.student)
         for question in result.questions:
             if question.manual:
                 continue  # the TA's manual score stays untouched

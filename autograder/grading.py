@@ -201,7 +201,15 @@ def grade_notebook(assignment: cfg.Assignment, path: Path, student: str, slot: i
 
 
 def find_submissions(assignment: cfg.Assignment, paths) -> list[tuple[str, Path]]:
-    """(student, notebook) pairs from notebook paths and nbgrader `submitted/` trees."""
+    """(student, notebook) pairs. Each PATH is a notebook, one student's folder
+    (`<student>/<assignment>/`), an nbgrader `submitted/` tree (`*/<assignment>/`), or a
+    folder of notebooks (one per student, named after the student)."""
+
+    def chosen(folder: Path) -> Path:
+        preferred = folder / f"{assignment.notebook}.ipynb"
+        notebooks = sorted(folder.glob("*.ipynb"))
+        return preferred if preferred.exists() or not notebooks else notebooks[0]
+
     found = []
     for raw in paths:
         path = Path(raw)
@@ -209,15 +217,12 @@ def find_submissions(assignment: cfg.Assignment, paths) -> list[tuple[str, Path]
             parts = path.resolve().parts
             student = parts[-3] if len(parts) >= 3 and parts[-2] == assignment.id else path.stem
             found.append((student, path))
+        elif (path / assignment.id).is_dir():
+            found.append((path.resolve().name, chosen(path / assignment.id)))
         elif path.is_dir():
-            for student_dir in sorted(p for p in path.iterdir() if p.is_dir()):
-                folder = student_dir / assignment.id
-                if folder.is_dir():
-                    notebooks = sorted(folder.glob("*.ipynb"))
-                    preferred = folder / f"{assignment.notebook}.ipynb"
-                    chosen = preferred if preferred.exists() else (notebooks[0] if notebooks else preferred)
-                    found.append((student_dir.name, chosen))
-            if not found:
+            tree = sorted(p for p in path.glob(f"*/{assignment.id}") if p.is_dir())
+            found += [(folder.parent.name, chosen(folder)) for folder in tree]
+            if not tree:
                 found += [(p.stem, p) for p in sorted(path.glob("*.ipynb"))]
         else:
             raise FileNotFoundError(f"no such file or directory: {path}")

@@ -59,6 +59,13 @@ class StudentResults:
 def _message(report) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
+    # Only the message the test wrote: never pytest's explanation of the assert expression.
+    kept = []
+    for line in text.splitlines():
+        if line.lstrip().startswith(("assert ", "+  where", "+    where")):
+            break
+        kept.append(line)
+    text = "\n".join(kept)
     for prefix in ("AssertionError: ", "Failed: "):
         if text.startswith(prefix):
             return text[len(prefix):].strip()
@@ -97,6 +104,10 @@ def run_suite(assignment_id: str, probe_results: dict) -> dict[str, dict]:
             "-o", "console_output_style=classic", "--tb=no", "-s"]
     import contextlib
     import io
+    import sys
+    # A judge forked from a pytest run (our own tests) inherits its assertion-rewriting
+    # import hook; without it, a failed assert carries only the message we wrote.
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "AssertionRewritingHook"]
     with contextlib.redirect_stdout(io.StringIO()):
         code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

@@ -92,6 +92,8 @@ def describe_exception(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, SystemExit):
         text = f"your code called sys.exit({exc.code!r})"
+    elif type(exc) is NotImplementedError and not str(exc):
+        text = "NotImplementedError: this blank is not filled in yet"
     else:
         message = str(exc).strip().splitlines()
         text = f"{type(exc).__name__}: {message[0][:300]}" if message else type(exc).__name__

@@ -28,6 +28,7 @@ class Sample:
     why: str  # what this sample is, in one line
     base: str = "reference"  # "reference" or "blank"
     edits: tuple[tuple[str, str], ...] = ()  # (old, new): `old` must occur exactly once
+    from_release: tuple[str, ...] = ()  # grade_ids of cells left as the release has them
     append: str = ""  # code of an extra cell at the end
     raw: bytes | None = None  # the file's bytes as they are (a corrupt upload)
     loses: tuple[str, ...] | str = ()  # questions scoring zero; the others full ("all": every one)
@@ -57,6 +58,13 @@ def notebook_for(sample: Sample, assignment: cfg.Assignment):
         nb = nbformat.read(cfg.ROOT / "release" / assignment.id / f"{assignment.notebook}.ipynb", 4)
     else:
         raise ValueError(f"{sample.student}: unknown base {sample.base!r}")
+    if sample.from_release:
+        released = nbformat.read(cfg.ROOT / "release" / assignment.id / f"{assignment.notebook}.ipynb", 4)
+        blanks = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in released.cells}
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in sample.from_release:
+                cell.source = blanks[grade_id]
     for old, new in sample.edits:
         hits = [c for c in nb.cells if old in c.source]
         count = sum(c.source.count(old) for c in hits)
@@ -64,23 +72,27 @@ def notebook_for(sample: Sample, assignment: cfg.Assignment):
             raise ValueError(f"sample {sample.student}: {old!r} occurs {count} times in the notebook, not once")
         hits[0].source = hits[0].source.replace(old, new)
     if sample.append:
-        nb.cells.append(nbformat.v4.new_code_cell(sample.append))
+        cell = nbformat.v4.new_code_cell(sample.append)
+        cell.id = "sample-appended"  # a fixed id: a rebuild must reproduce the file exactly
+        nb.cells.append(cell)
     return nb
 
 
-def path_of(sample: Sample, assignment: cfg.Assignment) -> Path:
-    return cfg.SAMPLES_DIR / "submitted" / sample.student / assignment.id / f"{assignment.notebook}.ipynb"
+def path_of(sample: Sample, assignment: cfg.Assignment, root: Path | None = None) -> Path:
+    root = Path(root or cfg.SAMPLES_DIR / "submitted")
+    return root / sample.student / assignment.id / f"{assignment.notebook}.ipynb"
 
 
-def build(assignment_id: str) -> list[Path]:
+def build(assignment_id: str, root: Path | None = None) -> list[Path]:
+    """Write every sample of `assignment_id` under `root` (default samples/submitted/)."""
     assignment = cfg.ASSIGNMENTS[assignment_id]
     samples = spec(assignment_id)
-    root = cfg.SAMPLES_DIR / "submitted"
+    root = Path(root or cfg.SAMPLES_DIR / "submitted")
     for stale in root.glob(f"*/{assignment_id}"):
         shutil.rmtree(stale)
     written = []
     for sample in samples:
-        path = path_of(sample, assignment)
+        path = path_of(sample, assignment, root)
         path.parent.mkdir(parents=True, exist_ok=True)
         if sample.raw is not None:
             path.write_bytes(sample.raw)

@@ -1,0 +1,167 @@
+"""HW1 graded end to end: every shipped sample scores exactly as its spec says, bad input is
+graded without stopping the run, cheating earns nothing and damages nothing, grades land in
+nbgrader's gradebook, and feedback never shows a hidden test."""
+import filecmp
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import course_config as cfg
+from autograder import feedback, gradebook, grading, samples, sandbox
+from autograder.results import ERROR, GRADED, INVALID, SubmissionResult
+
+HW1 = cfg.ASSIGNMENTS["hw1_backprop"]
+SPEC = {s.student: s for s in samples.spec(HW1.id)}
+SKIP_IN_TREE = {".git", ".venv", "__pycache__", ".pytest_cache"}
+
+
+def course_tree_digest() -> dict:
+    digest = {}
+    for path in sorted(cfg.ROOT.rglob("*")):
+        if path.is_file() and not SKIP_IN_TREE & set(path.relative_to(cfg.ROOT).parts):
+            digest[str(path.relative_to(cfg.ROOT))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digest
+
+
+@pytest.fixture(scope="module")
+def graded():
+    """Grade every shipped sample once, with 2 workers, watching the course tree."""
+    before = course_tree_digest()
+    submissions = grading.find_submissions(HW1, [cfg.SAMPLES_DIR / "submitted"])
+    results = {r.student: r for r in grading.grade_many(HW1, submissions, workers=2, progress=False)}
+    leftovers = [pid for slot in range(4) for pid in sandbox.processes_of(grading._slot_uid(slot) or -1)]
+    return results, before, course_tree_digest(), leftovers
+
+
+def test_every_sample_is_graded(graded):
+    results, *_ = graded
+    assert sorted(results) == sorted(SPEC)
+
+
+def test_shipped_samples_equal_a_fresh_build(tmp_path):
+    written = samples.build(HW1.id, root=tmp_path)
+    for path in written:
+        shipped = cfg.SAMPLES_DIR / "submitted" / path.relative_to(tmp_path)
+        assert filecmp.cmp(path, shipped, shallow=False), f"{shipped} is stale: run `python -m autograder release`"
+
+
+@pytest.mark.parametrize("student", sorted(SPEC))
+def test_sample_loses_exactly_its_questions(graded, student):
+    results, *_ = graded
+    result, spec = results[student], SPEC[student]
+    losing = {q.id for q in HW1.questions if q.checks} if spec.loses == samples.ALL else set(spec.loses)
+    for question in result.questions:
+        if question.manual:
+            continue
+        failed = [f"{c.name}: {c.message}" for c in question.checks if not c.passed]
+        if question.id in losing:
+            assert question.score == 0, f"{student} ({spec.why}) should lose {question.id}; kept {question.score}"
+            assert all(c.message for c in question.checks), "every zero needs a reason"
+        else:
+            assert question.score == question.max_score, f"{student} lost points on {question.id}: {failed}"
+
+
+def test_reference_full_and_blank_zero(graded):
+    results, *_ = graded
+    assert results["ref_reference"].score == HW1.auto_points == results["ref_reference"].max_score
+    assert results["blank_release"].status == GRADED and results["blank_release"].score == 0
+    messages = {c.message for q in results["blank_release"].questions for c in q.checks}
+    assert all("this blank is not filled in yet" in m for m in messages), messages
+
+
+def test_unreadable_uploads_are_invalid_with_a_reason(graded):
+    results, *_ = graded
+    for student in ("bad_not_json", "bad_not_a_notebook"):
+        assert results[student].status == INVALID and "could not be graded" in results[student].reason
+
+
+def test_a_cell_that_hangs_or_kills_the_process_is_named_in_the_feedback(graded):
+    results, *_ = graded
+    for student, words in [("bad_infinite_loop", "did not finish within"), ("bad_os_exit", "ended the process"),
+                           ("bad_segfault", "SIGSEGV")]:
+        notes = [n for q in results[student].questions for n in q.notes]
+        assert any(words in n and "skipped it" in n for n in notes), (student, notes)
+
+
+def test_cheating_damages_nothing_and_leaves_no_process(graded):
+    results, before, after, leftovers = graded
+    assert before == after, f"course files changed: {set(before.items()) ^ set(after.items())}"
+    assert leftovers == []
+    assert not Path("/tmp/cheat_survivor_was_here").exists()
+    assert all(r.status != ERROR for r in results.values())
+
+
+def test_feedback_never_shows_hidden_test_code(graded):
+    results, *_ = graded
+    suite = cfg.ROOT / "autograder" / "tests" / HW1.id
+    hidden = {line.strip() for path in suite.glob("*.py") for line in path.read_text().splitlines()
+              if len(line.strip()) > 25 and not line.strip().startswith(("#", '"""'))}
+    for result in results.values():
+        text = feedback.render(result)
+        shown = [line for line in hidden if line in text]
+        assert not shown, f"feedback of {result.student} quotes the hidden suite: {shown[:3]}"
+        assert "Traceback" not in text and "assert " not in text
+
+
+def test_disclosures_are_reported_and_never_change_a_score(graded):
+    results, *_ = graded
+    ref = results["ref_reference"]
+    path = cfg.SAMPLES_DIR / "submitted" / "ref_reference" / HW1.id / f"{HW1.notebook}.ipynb"
+    text = path.read_text().replace("def mse_loss(pred, target):", "def mse_loss(pred, target):  # 以下幾行由gpt-5生成")
+    disclosed = Path(os.environ["COURSE_GRADEBOOK_DIR"]) / "disclosed.ipynb"
+    disclosed.write_text(text)
+    result = next(grading.grade_many(HW1, [("disclosed", disclosed)], progress=False))
+    assert result.score == ref.score
+    assert result.disclosures and "losses" in result.disclosures[0] and "gpt-5" in result.disclosures[0]
+    assert "gpt-5" in feedback.render(result)
+
+
+def test_gradebook_records_idempotently_and_keeps_other_rows(graded):
+    from nbgrader.api import Gradebook
+
+    results, *_ = graded
+    for student in ("ref_reference", "mistake_losses", "bad_not_json"):
+        gradebook.record(results[student])
+    with Gradebook(f"sqlite:///{cfg.GRADEBOOK_DB}", cfg.COURSE_ID) as gb:
+        gb.find_grade("derivation", HW1.notebook, HW1.id, "ref_reference").manual_score = 3.5
+        gb.db.commit()
+    first = {r["student"]: r for r in gradebook.rows(HW1.id)}
+    assert first["ref_reference"]["auto"] == HW1.auto_points
+    assert first["mistake_losses"]["losses"] == 0 and first["bad_not_json"]["status"] == INVALID
+
+    gradebook.record(results["mistake_losses"])  # regrade one student
+    with pytest.raises(gradebook.NotRecorded):  # a grader failure never replaces a stored grade
+        gradebook.record(SubmissionResult("ref_reference", HW1.id, ERROR, reason="judge crashed"))
+    second = {r["student"]: r for r in gradebook.rows(HW1.id)}
+    assert second == first
+    assert second["ref_reference"]["derivation"] == 3.5  # the TA's manual score survived
+    assert second["ref_reference"]["total"] == HW1.auto_points + 3.5
+    csv_text = gradebook.to_csv(list(second.values()))
+    assert csv_text.splitlines()[0].startswith("student,assignment,value_ops")
+
+
+def test_cli_grades_one_notebook_to_json(tmp_path):
+    notebook = cfg.SAMPLES_DIR / "submitted" / "mistake_grad_check" / HW1.id / f"{HW1.notebook}.ipynb"
+    out = tmp_path / "out.json"
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", HW1.id, str(notebook),
+                           "--workers", "1", "--json", str(out)], capture_output=True, text=True,
+                          cwd=cfg.ROOT, env={**os.environ, "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    [entry] = json.loads(out.read_text())
+    assert {"student", "assignment", "score", "max_score", "questions"} <= set(entry)
+    assert entry["student"] == "mistake_grad_check" and entry["score"] == HW1.auto_points - 3
+    question = next(q for q in entry["questions"] if q["id"] == "grad_check")
+    assert question["score"] == 0 and question["messages"]
+    assert (cfg.FEEDBACK_DIR / "mistake_grad_check" / f"{HW1.id}.md").exists()
+
+
+def test_validate_passes():
+    done = subprocess.run([sys.executable, "-m", "autograder", "validate", HW1.id], capture_output=True,
+                          text=True, cwd=cfg.ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reference: 34 / 34" in done.stdout and "blank release: 0 / 34" in done.stdout
