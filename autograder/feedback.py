@@ -40,6 +40,7 @@ def render(result: SubmissionResult) -> str:
                 out.append(f"- [x] {_describe(check.name)} ({_pts(check.max_points)} pt)")
             else:
                 out.append(f"- [ ] {_describe(check.name)} (0 / {_pts(check.max_points)} pt): {check.message}")
+            out += [f"    - {line}" for line in check.details]
         out.append("")
     out.append("## AI-use disclosures found")
     out.append("")

@@ -54,7 +54,7 @@ def policy(device: str = "cpu", extra_hidden=()) -> sandbox.Policy:
     return sandbox.Policy(
         load_timeout_s=limits.load_timeout_s, check_timeout_s=limits.check_timeout_s,
         submission_timeout_s=limits.submission_timeout_s, memory_mb=limits.memory_mb,
-        memory_cap=profile.memory_cap, output_kb=limits.output_kb,
+        memory_cap=profile.memory_cap, device=device, output_kb=limits.output_kb,
         max_processes=limits.max_processes,
         hide=tuple(dict.fromkeys(Path(p).resolve() for p in hide)), readonly=(cfg.ROOT,))
 
@@ -109,7 +109,7 @@ def _in_fork(fn, timeout: float):
     return payload["value"]
 
 
-def judge(assignment_id: str, probe_results: dict) -> dict:
+def judge(assignment_id: str, probe_results: dict, wall_seconds: dict | None = None) -> dict:
     """Run the hidden tests on the probes' data in a forked, trusted process."""
 
     def run():
@@ -117,7 +117,7 @@ def judge(assignment_id: str, probe_results: dict) -> dict:
 
         from autograder.judge import run_suite
         torch.set_num_threads(1)
-        return run_suite(assignment_id, probe_results)
+        return run_suite(assignment_id, probe_results, wall_seconds or {})
 
     return _in_fork(run, JUDGE_TIMEOUT_S)
 
@@ -145,7 +145,8 @@ def score(assignment: cfg.Assignment, outcomes: dict, cell_errors=()) -> list[Qu
         for name, pts in q.checks.items():
             outcome = outcomes.get(name, {"passed": False, "message": "this check did not run"})
             checks.append(CheckResult(name, pts if outcome["passed"] else 0.0, pts,
-                                      bool(outcome["passed"]), "" if outcome["passed"] else outcome["message"]))
+                                      bool(outcome["passed"]), "" if outcome["passed"] else outcome["message"],
+                                      details=list(outcome.get("details", []))))
         questions.append(QuestionResult(q.id, q.title, sum(c.points for c in checks), q.auto_points,
                                         checks=checks, notes=notes))
     return questions
@@ -190,7 +191,7 @@ def grade_notebook(assignment: cfg.Assignment, path: Path, student: str, slot: i
         result.seconds = time.monotonic() - started
         return result
     try:
-        outcomes = judge(assignment.id, report.probes)
+        outcomes = judge(assignment.id, report.probes, report.wall_seconds)
     except RuntimeError as exc:
         result.status, result.reason = ERROR, f"the grader failed while judging: {exc}"
         result.seconds = time.monotonic() - started

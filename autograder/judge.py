@@ -42,10 +42,16 @@ def _wrap(value):
 
 
 class StudentResults:
-    """What the `student` fixture gives a test: `student("probe_name")` -> that probe's data."""
+    """What the `student` fixture gives a test: `student("probe_name")` -> that probe's data,
+    and `student.wall_seconds("probe_name")`: how long the probe took on the grader's clock
+    (for re-checking timings the student's process reported about itself)."""
 
-    def __init__(self, probe_results: dict):
+    def __init__(self, probe_results: dict, wall_seconds: dict | None = None):
         self._results = probe_results
+        self._wall = wall_seconds or {}
+
+    def wall_seconds(self, probe_name: str) -> float:
+        return float(self._wall.get(probe_name, float("nan")))
 
     def __call__(self, probe_name: str):
         if probe_name not in self._results:
@@ -76,28 +82,38 @@ def _message(report) -> str:
 
 
 class JudgePlugin:
-    def __init__(self, probe_results: dict):
-        self.results = StudentResults(probe_results)
+    def __init__(self, probe_results: dict, wall_seconds: dict | None = None):
+        self.results = StudentResults(probe_results, wall_seconds)
         self.outcomes: dict[str, dict] = {}
+        self.details: dict[str, list[str]] = {}
 
     @pytest.fixture
     def student(self):
         return self.results
 
+    @pytest.fixture
+    def detail(self, request):
+        """detail("accuracy 0.93 (target 0.90)"): a line the student sees under this check,
+        passed or failed (measurements against thresholds, a timing bar)."""
+        lines = self.details.setdefault(request.node.name, [])
+        return lambda text: lines.append(str(text))
+
     def pytest_runtest_logreport(self, report):
         name = report.nodeid.split("::")[-1]
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             if report.passed:
-                self.outcomes[name] = {"passed": True, "message": ""}
+                outcome = {"passed": True, "message": ""}
             elif report.skipped:
-                self.outcomes[name] = {"passed": False, "message": "skipped: " + _message(report)}
+                outcome = {"passed": False, "message": "skipped: " + _message(report)}
             else:
-                self.outcomes[name] = {"passed": False, "message": _message(report)}
+                outcome = {"passed": False, "message": _message(report)}
+            outcome["details"] = self.details.get(name, [])
+            self.outcomes[name] = outcome
 
 
-def run_suite(assignment_id: str, probe_results: dict) -> dict[str, dict]:
+def run_suite(assignment_id: str, probe_results: dict, wall_seconds: dict | None = None) -> dict[str, dict]:
     """Run the hidden tests of `assignment_id` on probe results; test name -> outcome."""
-    plugin = JudgePlugin(probe_results)
+    plugin = JudgePlugin(probe_results, wall_seconds)
     suite = SUITES / assignment_id
     args = [str(suite), "-q", "-p", "no:cacheprovider", "--assert=plain", "--no-header",
             "-p", "no:warnings", "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES.parent.parent),

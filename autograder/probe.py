@@ -40,6 +40,14 @@ def probes_of(module) -> dict:
     return dict(found)
 
 
+def grading_device() -> str:
+    """The device profile this grading run uses ("cpu" or "cuda"): probes put models and
+    data there, and time with the profile's timer."""
+    import os
+
+    return os.environ.get("COURSE_GRADING_DEVICE", "cpu")
+
+
 class MissingName(Exception):
     """The submission does not define a name the hidden tests need."""
 

@@ -21,6 +21,7 @@ class CheckResult:
     max_points: float
     passed: bool
     message: str = ""
+    details: list[str] = field(default_factory=list)  # measurements shown even on a pass
 
 
 @dataclass

@@ -58,6 +58,7 @@ class Policy:
     memory_cap: str  # "rlimit" or "watchdog"
     output_kb: int
     max_processes: int
+    device: str = "cpu"  # the device profile probes run on (see autograder.probe.grading_device)
     scratch_mb: int = 512  # size of the private /tmp the student's code may write to
     hide: tuple[Path, ...] = ()  # directories the student's code must not see
     readonly: tuple[Path, ...] = ()  # directories it must not change
@@ -76,6 +77,7 @@ class RunReport:
     cell_errors: list = field(default_factory=list)  # (cell label, question, message)
     load_failure: str | None = None  # the code never finished loading: why
     probes: dict = field(default_factory=dict)  # name -> data | Failed
+    wall_seconds: dict = field(default_factory=dict)  # name -> duration seen by the parent
     notes: list = field(default_factory=list)  # what the parent had to do (kills, restarts)
     seconds: float = 0.0
 
@@ -181,7 +183,7 @@ def _isolate(policy: Policy, scratch: Path, uid: int | None) -> None:
         os.setuid(uid)
     os.environ.update(HOME=str(scratch), TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch),
                       MPLBACKEND="Agg", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-                      HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+                      HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="1", COURSE_GRADING_DEVICE=policy.device, CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
 
 
 def _vm_size_bytes() -> int:
@@ -366,7 +368,7 @@ def run(cells: list[Cell], suite: str, names: list[str], timeouts: dict, policy:
         runnable = [c for c in cells if c.run and c.label not in skipped]
         pid, fd = _spawn(runnable, suite, remaining, policy, scratch, uid)
         reader = wire.FrameReader()
-        stage, current, cell_label = "starting", None, None
+        stage, current, cell_label, probe_started = "starting", None, None, 0.0
         deadline = time.monotonic() + policy.load_timeout_s + 10  # imports before "ready"
         why = None
         finished = False
@@ -411,10 +413,11 @@ def run(cells: list[Cell], suite: str, names: list[str], timeouts: dict, policy:
                     elif event == "loaded":
                         stage = "probing"
                     elif event == "probe" and msg.get("name") in remaining:
-                        current = msg["name"]
+                        current, probe_started = msg["name"], time.monotonic()
                         deadline = time.monotonic() + timeouts.get(current, policy.check_timeout_s) + GRACE_S
                     elif event == "result" and msg.get("name") == current:
                         report.probes[current] = wire.decode_value(msg.get("data"))
+                        report.wall_seconds[current] = time.monotonic() - probe_started
                         remaining.remove(current)
                         current = None
                     elif event == "done":
