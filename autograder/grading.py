@@ -22,7 +22,12 @@ from autograder.probe import Failed, probes_of
 from autograder.results import (CRASHED, ERROR, GRADED, INVALID, CheckResult, QuestionResult,
                                 SubmissionResult)
 
-WARM_IMPORTS = ("numpy", "torch", "matplotlib", "nbformat", "pytest")
+# What a submission or a judge would otherwise import anew in every forked process: pytest's
+# own plugins, and the parts of torch that its autograd/testing code loads lazily (sympy
+# alone takes a third of a second).
+WARM_IMPORTS = ("numpy", "torch", "matplotlib", "nbformat", "pytest", "_pytest.debugging",
+                "_pytest.faulthandler", "_pytest.junitxml", "torch.fx.experimental.symbolic_shapes",
+                "secrets")
 JUDGE_TIMEOUT_S = 600
 
 

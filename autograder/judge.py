@@ -117,13 +117,18 @@ def run_suite(assignment_id: str, probe_results: dict, wall_seconds: dict | None
     suite = SUITES / assignment_id
     args = [str(suite), "-q", "-p", "no:cacheprovider", "--assert=plain", "--no-header",
             "-p", "no:warnings", "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES.parent.parent),
-            "-o", "console_output_style=classic", "--tb=no", "-s"]
+            "-o", "console_output_style=classic", "--tb=no", "-s",
+            # these two plugins run gc.collect() several times per session: seconds per
+            # submission with torch's heap, and nothing a judge needs
+            "-p", "no:unraisableexception", "-p", "no:threadexception"]
     import contextlib
     import io
+    import os
     import sys
     # A judge forked from a pytest run (our own tests) inherits its assertion-rewriting
     # import hook; without it, a failed assert carries only the message we wrote.
     sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "AssertionRewritingHook"]
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only pytest's own plugins judge
     with contextlib.redirect_stdout(io.StringIO()):
         code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
