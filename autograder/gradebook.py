@@ -31,6 +31,7 @@ def ensure_assignment(assignment_id: str, db_path: Path | None = None) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
     ensure_tools_on_path()
+    Path(db_path or cfg.GRADEBOOK_DB).parent.mkdir(parents=True, exist_ok=True)
     with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
         try:
             if gb.find_assignment(assignment_id).notebooks:

@@ -1,6 +1,7 @@
 """HW1 graded end to end: every shipped sample scores exactly as its spec says, bad input is
 graded without stopping the run, cheating earns nothing and damages nothing, grades land in
 nbgrader's gradebook, and feedback never shows a hidden test."""
+import csv
 import filecmp
 import hashlib
 import json
@@ -145,19 +146,30 @@ def test_gradebook_records_idempotently_and_keeps_other_rows(graded):
     assert csv_text.splitlines()[0].startswith("student,assignment,value_ops")
 
 
-def test_cli_grades_one_notebook_to_json(tmp_path):
+def test_cli_grades_one_notebook_to_json_into_a_fresh_gradebook(tmp_path):
+    """From a shell where the venv is not activated (nbgrader shells out to alembic), into a
+    gradebook that does not exist yet; nbgrader's own export then reads our grades."""
     notebook = cfg.SAMPLES_DIR / "submitted" / "mistake_grad_check" / HW1.id / f"{HW1.notebook}.ipynb"
     out = tmp_path / "out.json"
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "COURSE_GRADEBOOK_DIR": str(tmp_path / "gb")}
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", HW1.id, str(notebook),
                            "--workers", "1", "--json", str(out)], capture_output=True, text=True,
-                          cwd=cfg.ROOT, env={**os.environ, "PATH": "/usr/bin:/bin"})
+                          cwd=cfg.ROOT, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "warning" not in done.stderr.lower(), done.stderr  # no false alarms on a fresh release
     [entry] = json.loads(out.read_text())
     assert {"student", "assignment", "score", "max_score", "questions"} <= set(entry)
     assert entry["student"] == "mistake_grad_check" and entry["score"] == HW1.auto_points - 3
     question = next(q for q in entry["questions"] if q["id"] == "grad_check")
     assert question["score"] == 0 and question["messages"]
-    assert (cfg.FEEDBACK_DIR / "mistake_grad_check" / f"{HW1.id}.md").exists()
+    assert (tmp_path / "gb" / "feedback" / "mistake_grad_check" / f"{HW1.id}.md").exists()
+
+    exported = tmp_path / "nbgrader.csv"
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(exported)],
+                          capture_output=True, text=True, cwd=cfg.ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = next(r for r in csv.DictReader(exported.open()) if r["student_id"] == "mistake_grad_check")
+    assert float(row["raw_score"]) == HW1.auto_points - 3 and float(row["max_score"]) == HW1.auto_points + HW1.manual_points
 
 
 def test_validate_passes():
