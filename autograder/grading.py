@@ -18,7 +18,7 @@ from pathlib import Path
 import course_config as cfg
 from autograder import disclosures, sandbox
 from autograder.notebook import NotebookError, read_notebook
-from autograder.probe import Failed, probes_of
+from autograder.probe import probes_of
 from autograder.results import (CRASHED, ERROR, GRADED, INVALID, CheckResult, QuestionResult,
                                 SubmissionResult)
 

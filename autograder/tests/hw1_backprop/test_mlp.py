@@ -40,11 +40,11 @@ def test_mlp_gradients_match_torch(student):
     assert n == len(ref["params"]), (
         f"MLP({k['sizes']}).parameters() returned {n} (param, grad) pairs, expected "
         f"{len(ref['params'])}: one (W, dW) and one (b, db) pair for each Linear, in the order {ORDER}")
-    for name, p, e in zip(names, got["params"], ref["params"]):
+    for name, p, e in zip(names, got["params"], ref["params"], strict=True):
         assert np.shape(p) == e.shape and close(p, e, 0.0), (
             f"MLP.parameters(): the pair for {name} does not hold that layer's {name[0]} "
             f"(shape {np.shape(p)}, expected {e.shape}): return the pairs in the order {ORDER}")
-    for name, g, e in zip(names, got["grads"], ref["grads"]):
+    for name, g, e in zip(names, got["grads"], ref["grads"], strict=True):
         problem = compare(f"the gradient of {name}", g, e)
         assert problem is None, (
             f"MLP: {problem}: backward must run dout through the layers in reverse order, feeding "
@@ -58,7 +58,7 @@ def test_sgd_step(student):
     got = student("sgd")
     k = cases.mlp_case()
     lr = k["lr"]
-    for (p0, g), p in zip(k["sgd_pairs"], got["plain"]):
+    for (p0, g), p in zip(k["sgd_pairs"], got["plain"], strict=True):
         if close(p, p0, 0.0):
             raise AssertionError("sgd_step did not change the parameters: update them in place with "
                                  "p -= lr * g (p = p - lr * g only rebinds the local name p)")
@@ -72,11 +72,11 @@ def test_sgd_step(student):
 
     ref = reference_mlp(k)
     names = ORDER.split(", ")
-    expected = [p - lr * g for p, g in zip(ref["params"], ref["grads"])]
+    expected = [p - lr * g for p, g in zip(ref["params"], ref["grads"], strict=True)]
     # the probe returns the model's arrays as W1, W2, W3, b1, b2, b3
     order = names[0::2] + names[1::2]
     expected = expected[0::2] + expected[1::2]
-    for name, p, e, p0 in zip(order, got["model"], expected, ref["params"][0::2] + ref["params"][1::2]):
+    for name, p, e, p0 in zip(order, got["model"], expected, ref["params"][0::2] + ref["params"][1::2], strict=True):
         if close(p, p0, 0.0):
             raise AssertionError(
                 f"after one SGD step on the MLP, {name} did not change: MLP.parameters() must return "

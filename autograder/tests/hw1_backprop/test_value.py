@@ -61,7 +61,7 @@ def near(got: float, expected: float, tol: float = 1e-9) -> bool:
 
 def test_value_forward_ops(student):
     rows = student("value_ops")["rows"]
-    for (a, b, c), row in zip(cases.value_points(), rows):
+    for (a, b, c), row in zip(cases.value_points(), rows, strict=True):
         for expr, fn in cases.VALUE_OPS:
             got = row[expr]["data"]
             expected, _ = torch_value(fn, a, b, c)
@@ -73,11 +73,11 @@ def test_value_forward_ops(student):
 
 def test_value_local_gradients(student):
     rows = student("value_ops")["rows"]
-    for (a, b, c), row in zip(cases.value_points(), rows):
+    for (a, b, c), row in zip(cases.value_points(), rows, strict=True):
         for expr, fn in cases.VALUE_OPS:
             got = row[expr]["grads"]
             _, expected = torch_value(fn, a, b, c)
-            for name, g, e in zip("abc", got, expected):
+            for name, g, e in zip("abc", got, expected, strict=True):
                 assert near(g, e), (
                     f"Value: the gradient of {expr} with respect to {name} (at a = {a:.4g}, "
                     f"b = {b:.4g}, c = {c:.4g}) is {g:.6g}, expected {e:.6g}: check the local "
@@ -86,7 +86,7 @@ def test_value_local_gradients(student):
 
 def test_value_ops_with_plain_numbers(student):
     rows = student("value_plain_numbers")["rows"]
-    for v, row in zip(cases.plain_number_points(), rows):
+    for v, row in zip(cases.plain_number_points(), rows, strict=True):
         for expr, fn in cases.PLAIN_NUMBER_OPS:
             got = row[expr]
             expected, (grad,) = torch_value(fn, v)
