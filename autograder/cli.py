@@ -55,6 +55,15 @@ def _json_summary(r) -> dict:
 def cmd_grade(args) -> int:
     from autograder import grading
     assignment = _assignments([args.assignment])[0]
+    if args.device == "cuda":
+        import os
+
+        # Ask NVML, not the CUDA runtime: a process that initialised CUDA cannot hand a usable
+        # CUDA to the processes it forks, and every graded submission is forked from this one.
+        os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
+        import torch
+        if not torch.cuda.is_available():
+            sys.exit("--device cuda: this machine has no usable CUDA device; grade with --device cpu")
     submissions = grading.find_submissions(assignment, args.paths)
     if not submissions:
         sys.exit("no submissions found under " + " ".join(args.paths))
