@@ -61,7 +61,10 @@ def policy(device: str = "cpu", extra_hidden=()) -> sandbox.Policy:
         submission_timeout_s=limits.submission_timeout_s, memory_mb=limits.memory_mb,
         memory_cap=profile.memory_cap, device=device, output_kb=limits.output_kb,
         max_processes=limits.max_processes,
-        hide=tuple(dict.fromkeys(Path(p).resolve() for p in hide)), readonly=(cfg.ROOT,))
+        hide=tuple(dict.fromkeys(Path(p).resolve() for p in hide)), readonly=(cfg.ROOT,),
+        visible=tuple(dict.fromkeys(p.resolve() for p in (
+            Path(sys.base_prefix), Path(sys.prefix), cfg.ROOT, *cfg.DATA_DIRS,
+            *(Path(e) for e in sys.path if e and Path(e).is_dir())))))
 
 
 def hideable(paths) -> list[Path]:

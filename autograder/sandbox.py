@@ -62,6 +62,7 @@ class Policy:
     scratch_mb: int = 512  # size of the private /tmp the student's code may write to
     hide: tuple[Path, ...] = ()  # directories the student's code must not see
     readonly: tuple[Path, ...] = ()  # directories it must not change
+    visible: tuple[Path, ...] = ()  # what must stay reachable: Python, the course, data
 
 
 def isolation_warning() -> str | None:
@@ -123,40 +124,44 @@ def _closed_ancestor(path: Path) -> Path | None:
     return None
 
 
-def _reopen_python(stash: Path) -> None:
-    """Python may live where only root can go (pyenv under a 0700 /root). In the private
-    mount namespace, cover that directory with an empty tmpfs and bind back only Python's
-    own installation, so the unprivileged student process can import the standard library
-    and nothing else of that directory is visible."""
-    needed = sorted({Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()})
-    closed = {c for c in map(_closed_ancestor, needed) if c is not None}
-    for top in sorted(closed):
-        under = [p for p in needed if top in p.parents]
-        stashed = []
-        for i, path in enumerate(under):
-            place = stash / str(i)
-            place.mkdir(parents=True)
-            _libc_call("mount", str(path).encode(), str(place).encode(), None, MS_BIND | MS_REC, None)
-            stashed.append((place, path))
-        _libc_call("mount", b"tmpfs", str(top).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755")
-        for place, path in stashed:
+def _outermost(paths) -> list[Path]:
+    paths = sorted(set(paths))
+    return [p for p in paths if not any(q in p.parents for q in paths)]
+
+
+def _cover(top: Path, options: str, keep) -> None:
+    """Mount a fresh tmpfs over `top`, then bind back the paths of `keep` that lie under it
+    (through O_PATH descriptors opened before they were covered)."""
+    inside = [p for p in _outermost(keep) if top in p.parents]
+    if any(p == top for p in keep):
+        return  # everything under it is needed
+    held = [(p, os.open(p, os.O_PATH)) for p in inside]
+    _libc_call("mount", b"tmpfs", str(top).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode())
+    for path, fd in held:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
             path.mkdir(parents=True, exist_ok=True)
-            _libc_call("mount", str(place).encode(), str(path).encode(), None, MS_BIND | MS_REC, None)
-            _libc_call("umount2", str(place).encode(), MNT_DETACH)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        _libc_call("mount", f"/proc/self/fd/{fd}".encode(), str(path).encode(), None, MS_BIND | MS_REC, None)
+        os.close(fd)
 
 
 def _isolate(policy: Policy, scratch: Path, uid: int | None) -> None:
     if uid is not None:  # root: private mounts and network, then drop privileges
         _libc_call("unshare", CLONE_NEWNS | CLONE_NEWNET)
         _libc_call("mount", b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+        visible = [p for p in policy.visible if p.exists()]
         # The world-writable places get fresh, private tmpfs mounts that vanish with the
         # run: the scratch directory lives in the new /tmp, and nothing written there, or in
-        # /var/tmp or /dev/shm, reaches the machine.
-        for shared in (b"/tmp", b"/var/tmp", b"/dev/shm"):
+        # /var/tmp or /dev/shm, reaches the machine (a course checked out under /tmp stays).
+        for shared in ("/tmp", "/var/tmp", "/dev/shm"):
             if os.path.isdir(shared):
-                _libc_call("mount", b"tmpfs", shared, b"tmpfs", MS_NOSUID | MS_NODEV,
-                           f"size={policy.scratch_mb}m,mode=1777".encode())
-        _reopen_python(Path("/tmp/.sandbox-python"))
+                _cover(Path(shared), f"size={policy.scratch_mb}m,mode=1777", visible)
+        # Python (or the course) may live where only root can go (pyenv under a 0700 /root):
+        # cover that directory and bind back only what must be reachable.
+        for closed in sorted({c for c in map(_closed_ancestor, visible) if c is not None}):
+            _cover(closed, "size=64k,mode=755", visible)
         for path in policy.readonly:
             p = str(path).encode()
             _libc_call("mount", p, p, None, MS_BIND | MS_REC, None)

@@ -219,3 +219,20 @@ def test_the_whole_standard_library_is_importable():
                      "def add(a, b):\n    return a + b\n")
     report = run(probe_imports, names=["add"])
     assert report.cell_errors == [] and report.probes["add"] == {"sum": 5}
+
+
+@ROOT_ONLY
+def test_a_course_checked_out_under_tmp_stays_reachable(tmp_path, monkeypatch):
+    """CI clones the course under /tmp, which the sandbox replaces with a private tmpfs:
+    what must stay reachable (the course, Python, sys.path) is bound back, nothing else."""
+    package = tmp_path / "checkout"
+    package.mkdir()
+    (package / "course_helper_mod.py").write_text("VALUE = 41\n")
+    (tmp_path / "not_for_students.txt").write_text("secret")
+    os.chmod(tmp_path, 0o755)
+    monkeypatch.syspath_prepend(str(package))
+    probe = ("import course_helper_mod, os\n"
+             f"seen = os.path.exists({str(tmp_path / 'not_for_students.txt')!r})\n"
+             "def add(a, b):\n    return a + b + course_helper_mod.VALUE - 41 + 1000 * seen\n")
+    report = run(probe, names=["add"])
+    assert report.cell_errors == [] and report.probes["add"] == {"sum": 5}
