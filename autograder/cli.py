@@ -67,7 +67,12 @@ def cmd_grade(args) -> int:
     submissions = grading.find_submissions(assignment, args.paths)
     if not submissions:
         sys.exit("no submissions found under " + " ".join(args.paths))
+    if args.gradescope and len(submissions) != 1:
+        sys.exit("--gradescope writes one results.json: give exactly one submission")
     results = grade_and_record(assignment, submissions, args.workers, args.device, args.json)
+    if args.gradescope:
+        from autograder import gradescope
+        print(f"-> {gradescope.write(results[0], args.gradescope)}")
     for r in results:
         extra = f"  ({r.status}: {r.reason})" if r.reason else ""
         print(f"{r.student:32s} {r.score:6g} / {r.max_score:g}{extra}")
@@ -75,13 +80,19 @@ def cmd_grade(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from autograder import gradebook
+    from autograder import gradebook, gradescope
+    from autograder.results import load_stored
     for a in _assignments(args.assignments):
         table = gradebook.rows(a.id)
         path = cfg.GRADEBOOK_DIR / f"{a.id}.csv"
         path.write_text(gradebook.to_csv(table))
         print(gradebook.to_text(a.id, table))
         print(f"-> {path}")
+        if args.gradescope:
+            folder = cfg.GRADEBOOK_DIR / "gradescope" / a.id
+            for result in load_stored(cfg.RESULTS_DIR, a.id):
+                gradescope.write(result, folder / result.student / "results.json")
+            print(f"-> {folder}/<student>/results.json")
         print()
     return 0
 
@@ -109,7 +120,7 @@ def cmd_demo(args) -> int:
     for a in _assignments([]):
         submissions = grading.find_submissions(a, [cfg.SAMPLES_DIR / "submitted"])
         grade_and_record(a, submissions, workers=args.workers)
-    cmd_export(argparse.Namespace(assignments=[]))
+    cmd_export(argparse.Namespace(assignments=[], gradescope=False))
     print(f"feedback files: {cfg.FEEDBACK_DIR}")
     return 0
 
@@ -133,10 +144,14 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", choices=sorted(cfg.DEVICE_PROFILES), default="cpu")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--gradescope", metavar="FILE",
+                   help="also write Gradescope's results.json for the one submission (otter's format)")
     p.set_defaults(fn=cmd_grade)
 
     p = sub.add_parser("export", help="print the gradebook and write gradebook/<assignment>.csv")
     p.add_argument("assignments", nargs="*")
+    p.add_argument("--gradescope", action="store_true",
+                   help="also write gradebook/gradescope/<assignment>/<student>/results.json")
     p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("feedback", help="(re)write each student's feedback report")

@@ -153,8 +153,8 @@ def test_cli_grades_one_notebook_to_json_into_a_fresh_gradebook(tmp_path):
     out = tmp_path / "out.json"
     env = {**os.environ, "PATH": "/usr/bin:/bin", "COURSE_GRADEBOOK_DIR": str(tmp_path / "gb")}
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", HW1.id, str(notebook),
-                           "--workers", "1", "--json", str(out)], capture_output=True, text=True,
-                          cwd=cfg.ROOT, env=env)
+                           "--workers", "1", "--json", str(out), "--gradescope", str(tmp_path / "results.json")],
+                          capture_output=True, text=True, cwd=cfg.ROOT, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "warning" not in done.stderr.lower(), done.stderr  # no false alarms on a fresh release
     [entry] = json.loads(out.read_text())
@@ -163,6 +163,10 @@ def test_cli_grades_one_notebook_to_json_into_a_fresh_gradebook(tmp_path):
     question = next(q for q in entry["questions"] if q["id"] == "grad_check")
     assert question["score"] == 0 and question["messages"]
     assert (tmp_path / "gb" / "feedback" / "mistake_grad_check" / f"{HW1.id}.md").exists()
+    gradescope = json.loads((tmp_path / "results.json").read_text())  # written by otter's model
+    assert sum(t["score"] for t in gradescope["tests"]) == HW1.auto_points - 3
+    [failed] = [t for t in gradescope["tests"] if t["score"] < t["max_score"]]
+    assert failed["name"].startswith("grad_check") and "test_numerical_gradient result" in failed["output"]
 
     exported = tmp_path / "nbgrader.csv"
     done = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(exported)],
