@@ -109,7 +109,94 @@ HW1 = Assignment(
     ),
 )
 
-ASSIGNMENTS: dict[str, Assignment] = {a.id: a for a in (HW1,)}
+HW2 = Assignment(
+    id="hw2_cnn",
+    title="HW2: CNN image classification on CIFAR-10 (PyTorch)",
+    due="2025-10-22",
+    notebook="hw2_cnn",
+    questions=(
+        Question("load_batch", "TODO1: read the CIFAR-10 python batches", {
+            "test_batch_shapes_and_dtypes": 1,
+            "test_channel_order": 1,
+            "test_whole_archive": 1,
+        }),
+        Question("dataset", "TODO2: a Dataset with transforms", {
+            "test_dataset_length_and_items": 2,
+            "test_dataset_applies_transform": 2,
+        }),
+        Question("split", "TODO3-1: a seeded 80/20 train/validation split", {
+            "test_split_sizes_and_disjoint": 1,
+            "test_split_is_seeded": 1,
+        }),
+        Question("loaders", "TODO3-2: DataLoaders (only training shuffles)", {
+            "test_loaders_shuffle_only_training": 2,
+        }),
+        Question("model", "TODO4: SimpleCNN", {
+            "test_model_forward_matches_reference": 2,
+            "test_dropout_only_in_training": 2,
+        }),
+        Question("train_loop", "TODO5-1: the training loop", {
+            "test_train_one_epoch_steps": 2,
+            "test_train_one_epoch_loss": 1,
+        }),
+        Question("evaluate", "TODO5-2: evaluation over the whole set", {
+            "test_evaluate_whole_set": 2,
+            "test_evaluate_eval_mode_no_grad": 1,
+        }),
+        Question("accuracy", "Threshold: accuracy of your model and loop within a training budget", {
+            "test_accuracy_within_budget": 2,
+        }),
+        Question("speed", "Threshold: speed of your training loop against the reference loop", {
+            "test_training_speed_ratio": 2,
+        }),
+        Question("per_class", "TODO6: confusion matrix and per-class accuracy", {
+            "test_confusion_matrix": 2,
+            "test_per_class_accuracy": 1,
+        }),
+        # The real rubric gives the report 30%: 12 of 40 points.
+        Question("report", "Written report: results, curves, per-class errors, one experiment",
+                 manual_points=12),
+    ),
+)
+
+def _exercise(n: int, title: str, check: str) -> Question:
+    return Question(f"ex{n}", f"Exercise {n}: {title}", {check: 7})
+
+
+def _concepts(qid: str, title: str, checks: list[str]) -> Question:
+    return Question(qid, title, {name: 2.5 for name in checks})
+
+
+# The week-9 computer-lab exam, 20% of the course grade: 10 debugging exercises (one silent bug
+# each; the hidden tests score a fix by what the program does) and 12 concept questions.
+MIDTERM = Assignment(
+    id="midterm",
+    title="Midterm: debugging lab (weeks 4-8)",
+    due="2025-10-29",
+    notebook="midterm",
+    questions=(
+        _exercise(1, "gradient accumulation", "test_ex1_accumulated_training"),
+        _exercise(2, "a step learning-rate schedule", "test_ex2_scheduled_training"),
+        _exercise(3, "training a classifier", "test_ex3_classifier_training"),
+        _exercise(4, "predictions with a confidence threshold", "test_ex4_confident_predictions"),
+        _exercise(5, "evaluating a trained CNN", "test_ex5_evaluate"),
+        _exercise(6, "predictions for a submission file", "test_ex6_predict"),
+        _exercise(7, "dropout in a CNN", "test_ex7_dropout_cnn"),
+        _exercise(8, "early stopping", "test_ex8_early_stopping"),
+        _exercise(9, "a GRU review classifier", "test_ex9_review_gru"),
+        _exercise(10, "an LSTM review classifier", "test_ex10_review_lstm"),
+        _concepts("concepts_basics", "Concept questions c1-c4 (weeks 4-5)", [
+            "test_c1_momentum", "test_c2_backward_twice", "test_c3_cross_entropy_value",
+            "test_c4_binary_loss"]),
+        _concepts("concepts_vision", "Concept questions c5-c9 (weeks 6-7)", [
+            "test_c5_conv_output_size", "test_c6_conv_parameters", "test_c7_overfitting_remedy",
+            "test_c8_dropout_scaling", "test_c9_batchnorm_eval"]),
+        _concepts("concepts_text", "Concept questions c10-c12 (week 8)", [
+            "test_c10_rnn_parameters", "test_c11_lstm_input_shape", "test_c12_lstm_gradients"]),
+    ),
+)
+
+ASSIGNMENTS: dict[str, Assignment] = {a.id: a for a in (HW1, HW2, MIDTERM)}
 
 
 @dataclass(frozen=True)
@@ -135,14 +222,55 @@ class DeviceProfile:
     name: str
     memory_cap: str  # "rlimit" (address-space limit) or "watchdog" (resident-size polling)
     timer: str  # "perf_counter" or "cuda_events"
+    # assignment id -> what its probes run on this device (data, sizes, epochs): fixed here,
+    # never calibrated, so every submission gets the same budget.
+    budgets: dict = field(default_factory=dict)
+    # assignment id -> default thresholds, used until `python -m autograder calibrate` has
+    # written calibration/<device>.json on the grading machine.
+    thresholds: dict = field(default_factory=dict)
+    # assignment id -> how calibrate turns measured figures into thresholds.
+    margins: dict = field(default_factory=dict)
 
 
 DEVICE_PROFILES = {
-    "cpu": DeviceProfile("cpu", memory_cap="rlimit", timer="perf_counter"),
+    "cpu": DeviceProfile(
+        "cpu", memory_cap="rlimit", timer="perf_counter",
+        budgets={"hw2_cnn": {
+            # accuracy within a budget: the student's SimpleCNN, the student's train_one_epoch,
+            # Adam 1e-3, real MNIST digits padded and replicated to 3x32x32
+            "dataset": "digits", "train_images": 4000, "epochs": 1, "batch_size": 64,
+            # speed: one epoch of the student's loop against the reference loop on the same
+            # model and data; on a CPU the model is narrowed (channels x width) so that, as on
+            # a GPU, the loop's own overhead is visible next to the arithmetic
+            "speed_images": 512, "speed_batch": 32, "speed_width": 0.125, "speed_repeats": 7,
+        }},
+        thresholds={"hw2_cnn": {"accuracy": 0.85, "max_speed_ratio": 2.0}},
+        margins={"hw2_cnn": {"accuracy_below_reference": 0.08, "speed_ratio_floor": 2.0,
+                             "speed_noise_factor": 1.5}},
+    ),
     # CUDA reserves a huge virtual address space at start-up and fails under RLIMIT_AS, so
-    # the GPU profile caps memory by watching the resident size instead.
-    "cuda": DeviceProfile("cuda", memory_cap="watchdog", timer="cuda_events"),
+    # the GPU profile caps memory by watching the resident size instead. Its thresholds below
+    # are placeholders until `calibrate --device cuda` runs on the grading GPU.
+    "cuda": DeviceProfile(
+        "cuda", memory_cap="watchdog", timer="cuda_events",
+        budgets={"hw2_cnn": {
+            # CIFAR-10 from CIFAR10_DIR when it is there (the digits otherwise)
+            "dataset": "cifar10", "train_images": 50000, "epochs": 2, "batch_size": 128,
+            "digits_train_images": 4000, "digits_epochs": 2,
+            "speed_images": 4096, "speed_batch": 64, "speed_width": 1.0, "speed_repeats": 7,
+        }},
+        thresholds={"hw2_cnn": {"accuracy": 0.55, "accuracy_digits": 0.90, "max_speed_ratio": 2.0}},
+        margins={"hw2_cnn": {"accuracy_below_reference": 0.08, "speed_ratio_floor": 2.0,
+                             "speed_noise_factor": 1.5}},
+    ),
 }
+
+# The instructor's copy of CIFAR-10, python version (torchvision's `cifar-10-batches-py`:
+# data_batch_1..5, test_batch, batches.meta). Grading on the GPU profile trains on it when it
+# is there; nothing is ever downloaded.
+CIFAR10_DIR = Path(os.environ.get("COURSE_CIFAR10_DIR", ROOT / "data" / "cifar-10-batches-py")).resolve()
+# Thresholds measured on the grading machine by `python -m autograder calibrate` (committed).
+CALIBRATION_DIR = ROOT / "calibration"
 
 # Where nbgrader and the grader keep their state (git-ignored: student data). Tests point
 # COURSE_GRADEBOOK_DIR at a temporary directory so they never touch the real gradebook.

@@ -125,6 +125,33 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    """Run the reference solutions on this machine; write calibration/<device>.json."""
+    from autograder import calibrate
+    path = calibrate.calibrate(args.device, args.assignments)
+    print(f"-> {path.relative_to(cfg.ROOT)}: grading on the {args.device} profile reads its thresholds from there")
+    return 0
+
+
+def cmd_lab(args) -> int:
+    """The proctor's lab commands: prepare the lab machines' folder, collect the submissions."""
+    from autograder import lab
+    assignment = _assignments([args.assignment])[0]
+    try:
+        if args.action == "prepare":
+            target = lab.prepare(assignment, Path(args.dest), force=args.force)
+            print(f"{target}: the release of {assignment.id}, checked: no solution, hidden test or answer key in it")
+            print(f"students run, in that folder: python -m assignments.lab check-machine | start --student ID | "
+                  f"check [N] | submit  (submissions go to {target.parent / 'submission'})")
+        else:
+            copied = lab.collect(assignment, args.sources, args.to)
+            print(f"collected {len(copied)} submission(s) into {Path(args.to or cfg.SUBMITTED_DIR)}")
+            print(f"grade them: python -m autograder grade {assignment.id} {args.to or 'submitted'}")
+    except lab.LabError as exc:
+        sys.exit(str(exc))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +188,22 @@ def main(argv=None) -> int:
     p = sub.add_parser("demo", help="release, grade the shipped samples, print the gradebook")
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("calibrate", help="measure the reference on this machine, write calibration/<device>.json")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all that have thresholds)")
+    p.add_argument("--device", choices=sorted(cfg.DEVICE_PROFILES), default="cpu")
+    p.set_defaults(fn=cmd_calibrate)
+
+    p = sub.add_parser("lab", help="computer-lab exam: prepare the lab machines' folder, collect submissions")
+    p.add_argument("assignment")
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("prepare", help="copy release/<assignment> to DEST/<assignment>, proven free of hidden material")
+    q.add_argument("dest", metavar="DEST")
+    q.add_argument("--force", action="store_true", help="replace DEST/<assignment> if it exists")
+    q = actions.add_parser("collect", help="gather the machines' submission/ folders into submitted/")
+    q.add_argument("sources", nargs="+", metavar="SRC")
+    q.add_argument("--to", help="where to collect (default: submitted/)")
+    p.set_defaults(fn=cmd_lab)
 
     args = parser.parse_args(argv)
     return args.fn(args)

@@ -27,7 +27,7 @@ from autograder.results import (CRASHED, ERROR, GRADED, INVALID, CheckResult, Qu
 # alone takes a third of a second).
 WARM_IMPORTS = ("numpy", "torch", "matplotlib", "nbformat", "pytest", "_pytest.debugging",
                 "_pytest.faulthandler", "_pytest.junitxml", "torch.fx.experimental.symbolic_shapes",
-                "secrets")
+                "secrets", "torchvision")  # torchvision: 2 s (it pulls in torch._dynamo)
 JUDGE_TIMEOUT_S = 600
 
 
@@ -117,11 +117,15 @@ def _in_fork(fn, timeout: float):
     return payload["value"]
 
 
-def judge(assignment_id: str, probe_results: dict, wall_seconds: dict | None = None) -> dict:
-    """Run the hidden tests on the probes' data in a forked, trusted process."""
+def judge(assignment_id: str, probe_results: dict, wall_seconds: dict | None = None,
+          device: str = "cpu") -> dict:
+    """Run the hidden tests on the probes' data in a forked, trusted process. `device` is the
+    profile the probes ran on: the tests read it (grading_device()) to pick their thresholds."""
 
     def run():
         import torch
+
+        os.environ["COURSE_GRADING_DEVICE"] = device
 
         from autograder.judge import run_suite
         torch.set_num_threads(1)
@@ -199,7 +203,7 @@ def grade_notebook(assignment: cfg.Assignment, path: Path, student: str, slot: i
         result.seconds = time.monotonic() - started
         return result
     try:
-        outcomes = judge(assignment.id, report.probes, report.wall_seconds)
+        outcomes = judge(assignment.id, report.probes, report.wall_seconds, policy_.device)
     except RuntimeError as exc:
         result.status, result.reason = ERROR, f"the grader failed while judging: {exc}"
         result.seconds = time.monotonic() - started

@@ -25,7 +25,20 @@ def nbgrader_config(release_dir=None, db_path=None) -> Config:
     c.CourseDirectory.feedback_directory = str(cfg.GRADEBOOK_DIR / "nbgrader_feedback")
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.egg-info"]
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    c.GenerateAssignment.preprocessors = generate_assignment_preprocessors()
     return c
+
+
+def generate_assignment_preprocessors() -> list:
+    """nbgrader's own GenerateAssignment pipeline, in its order, with ClearSolutions replaced
+    by our subclass that also turns the midterm's bug regions into the released code."""
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import ClearSolutions
+
+    from autograder.release import ClearSolutionsShowBugs
+
+    default = GenerateAssignment.class_traits()["preprocessors"].default()
+    return [ClearSolutionsShowBugs if p is ClearSolutions else p for p in default]
 
 
 def ensure_tools_on_path() -> None:

@@ -5,6 +5,10 @@ verbatim (jupyter/nbgrader: a leak). Here every text file of the release is pass
 nbgrader's own ClearSolutions/ClearHiddenTests on the way out, the course's `assignments`
 package is copied in so the release folder is self-contained, and the result is scanned for
 any line of a solution or hidden-test region before the command reports success.
+
+The midterm adds one region of its own: in a debugging exercise the correct code sits in a
+solution region next to the buggy code in a `### BEGIN BUG` / `### END BUG` region, and the
+release shows the buggy code alone (`ClearSolutionsShowBugs`).
 """
 from __future__ import annotations
 
@@ -12,13 +16,15 @@ import shutil
 from pathlib import Path
 
 import nbformat
+from nbgrader.preprocessors import ClearSolutions
 
 import course_config as cfg
 from autograder.nbgrader_setup import ensure_tools_on_path, nbgrader_config
 
 SOLUTION = ("BEGIN SOLUTION", "END SOLUTION")
 HIDDEN = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-MARKERS = (*SOLUTION, *HIDDEN)
+BUG = ("BEGIN BUG", "END BUG")  # shown in the release in place of the solution (the midterm)
+MARKERS = (*SOLUTION, *HIDDEN, *BUG)
 TEXT_SUFFIXES = {".py", ".txt", ".md", ".json", ".csv", ".cfg", ".toml", ".yaml", ".yml", ".ipynb"}
 
 
@@ -26,15 +32,43 @@ class ReleaseError(Exception):
     pass
 
 
+class ClearSolutionsShowBugs(ClearSolutions):
+    """nbgrader's ClearSolutions, plus bug regions. In a cell holding a `### BEGIN BUG` ...
+    `### END BUG` region, every solution region is dropped and every bug region unwrapped, so
+    the release shows the buggy program with no marker, stub or hint left (and nbgrader, told
+    that a region was replaced, keeps the rest of the cell). Any other cell is cleared exactly
+    as ClearSolutions clears it."""
+
+    def _replace_solution_region(self, cell, language: str) -> bool:
+        if BUG[0] not in cell.source:
+            return super()._replace_solution_region(cell, language)
+        kept, region = [], None
+        for line in cell.source.split("\n"):
+            if SOLUTION[0] in line or BUG[0] in line:
+                if region is not None:
+                    raise RuntimeError(f"a region starts inside another one in this cell:\n{cell.source}")
+                region = SOLUTION if SOLUTION[0] in line else BUG
+            elif SOLUTION[1] in line or BUG[1] in line:
+                if region is None or region[1] not in line:
+                    raise RuntimeError(f"{line.strip()!r} does not close the open region in this cell:\n{cell.source}")
+                region = None
+            elif region is not SOLUTION:
+                kept.append(line)
+        if region is not None:
+            raise RuntimeError(f"no {region[1]!r} in this cell:\n{cell.source}")
+        cell.source = "\n".join(kept)
+        return True
+
+
 def _strip_text_file(path: Path) -> None:
     """Apply nbgrader's own solution and hidden-test clearing to a non-notebook file."""
-    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+    from nbgrader.preprocessors import ClearHiddenTests
 
     text = path.read_text()
     if not any(m in text for m in MARKERS):
         return
     cell = nbformat.v4.new_code_cell(text)
-    clear = ClearSolutions(config=nbgrader_config())
+    clear = ClearSolutionsShowBugs(config=nbgrader_config())
     clear._replace_solution_region(cell, "python")
     ClearHiddenTests(config=nbgrader_config())._remove_hidden_test_region(cell)
     path.write_text(cell.source)
@@ -86,6 +120,8 @@ def _region_lines(text: str) -> tuple[set[str], set[str]]:
             depth += 1
         elif any(m in raw for m in (SOLUTION[1], HIDDEN[1])):
             depth = max(0, depth - 1)
+        elif any(m in raw for m in BUG):
+            continue  # a bug region is shown in the release: its lines count as outside
         elif line:
             (inside if depth else outside).add(line)
     return inside, outside
@@ -105,13 +141,17 @@ def _source_texts(source_dir: Path):
 
 def secret_lines(assignment_id: str, source_root: Path | None = None) -> set[str]:
     """Lines of the source's solution and hidden-test regions that appear nowhere else in
-    the source (a line that the release legitimately shows, such as `return out` outside a
-    region, cannot prove a leak). Lines of fewer than 8 characters are too common to test."""
+    the sources of any assignment (a line that a release legitimately shows, such as
+    `return out` outside a region, or `loss.backward()` in the midterm's programs, cannot
+    prove a leak). Lines of fewer than 8 characters are too common to test."""
+    root = Path(source_root or cfg.ROOT / "source")
     inside, outside = set(), set()
-    for text in _source_texts(Path(source_root or cfg.ROOT / "source") / assignment_id):
-        i, o = _region_lines(text)
-        inside |= i
-        outside |= o
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for text in _source_texts(folder):
+            i, o = _region_lines(text)
+            if folder.name == assignment_id:
+                inside |= i
+            outside |= o
     return {line for line in inside - outside if len(line) >= 8}
 
 

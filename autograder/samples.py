@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 import course_config as cfg
-from autograder.release import MARKERS
+from autograder.release import BUG, MARKERS
 
 ALL = "all"
 
@@ -43,11 +43,17 @@ def spec(assignment_id: str) -> list[Sample]:
 
 
 def filled_in(notebook):
-    """The source notebook with its solution markers (not their content) removed."""
+    """The source notebook with its solution markers (not their content) removed, and its bug
+    regions (the midterm's buggy code, shown in the release instead of the solution) dropped."""
     nb = nbformat.from_dict(notebook)
     for cell in nb.cells:
-        cell.source = "\n".join(line for line in cell.source.split("\n")
-                                if not any(m in line for m in MARKERS))
+        kept, in_bug = [], False
+        for line in cell.source.split("\n"):
+            if BUG[0] in line or BUG[1] in line:
+                in_bug = BUG[0] in line
+            elif not in_bug and not any(m in line for m in MARKERS):
+                kept.append(line)
+        cell.source = "\n".join(kept)
     return nb
 
 

@@ -2,16 +2,26 @@
 every question, with a reason for each zero, and nothing may crash."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+import nbformat
+
 import course_config as cfg
-from autograder import grading
+from autograder import grading, samples
 from autograder.results import GRADED
 
 
 def validate(assignment: cfg.Assignment, workers: int = 2) -> bool:
-    reference = cfg.ROOT / "source" / assignment.id / f"{assignment.notebook}.ipynb"
+    source = cfg.ROOT / "source" / assignment.id / f"{assignment.notebook}.ipynb"
     blank = cfg.ROOT / "release" / assignment.id / f"{assignment.notebook}.ipynb"
-    results = {r.student: r for r in grading.grade_many(
-        assignment, [("reference", reference), ("blank", blank)], workers=workers, progress=False)}
+    with tempfile.TemporaryDirectory(prefix="validate-") as scratch:
+        # The reference as a student would hand it in: the source without its markers (and
+        # without the midterm's bug regions, which sit next to the solutions).
+        reference = Path(scratch) / f"{assignment.notebook}.ipynb"
+        nbformat.write(samples.filled_in(nbformat.read(source, 4)), reference)
+        results = {r.student: r for r in grading.grade_many(
+            assignment, [("reference", reference), ("blank", blank)], workers=workers, progress=False)}
     ok = True
     print(f"== {assignment.id}")
     ref = results["reference"]

@@ -47,7 +47,7 @@ def encode_value(value, depth=0):
     array = np.asarray(value)
     if array.dtype.kind not in _ALLOWED_KINDS:
         raise WireError(f"cannot send a value of type {type(value).__name__}")
-    array = np.ascontiguousarray(array).view(np.ndarray)
+    array = np.ascontiguousarray(array).reshape(array.shape).view(np.ndarray)  # ascontiguousarray makes 0-d arrays 1-d
     return {"__nd__": [array.dtype.str, list(array.shape), base64.b64encode(array.tobytes()).decode()]}
 
 

@@ -36,7 +36,7 @@ def test_release_equals_a_fresh_generation(fresh, assignment_id):
 @pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
 def test_no_solution_or_hidden_test_line_anywhere_under_release(assignment_id):
     secrets = release.secret_lines(assignment_id)
-    assert len(secrets) > 20, "the leak test must have solution lines to look for"
+    assert len(secrets) >= 10, "the leak test must have solution lines to look for"
     assert release.find_leaks(assignment_id, cfg.ROOT / "release") == []
 
 
@@ -66,7 +66,9 @@ def test_release_notebook_has_numbered_todos_and_stubs(assignment_id):
     a = cfg.ASSIGNMENTS[assignment_id]
     nb = nbformat.read(cfg.ROOT / "release" / assignment_id / f"{a.notebook}.ipynb", 4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "# TODO1" in code and "raise NotImplementedError()" in code
+    source = (cfg.ROOT / "source" / assignment_id / f"{a.notebook}.ipynb").read_text()
+    if release.BUG[0] not in source:  # a debugging exam shows buggy programs, not blanks
+        assert "# TODO1" in code and "raise NotImplementedError()" in code
     grade_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
     assert {q.id for q in a.questions} <= grade_ids, "every question needs its grade cell"
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs must be cleared"

@@ -1,0 +1,1 @@
+"""Hidden suite of HW2 (CNN image classification on CIFAR-10)."""
