@@ -164,14 +164,16 @@ def cmd_check_machine(args) -> int:
         version, threads, cuda, _ = done.stdout.split()
         report(True, f"torch {version} runs on the CPU ({threads} threads); a GPU is "
                      f"{'present but not needed' if cuda == 'True' else 'not needed'}")
-    data = ("from assignments.data import load_digits8x8, load_rotten_tomatoes; "
-            "X, y = load_digits8x8(); t, l, m = load_rotten_tomatoes(); print(len(X), len(t))")
+    data = ("from assignments.data import load_digits8x8, load_review_tokenizer, load_rotten_tomatoes; "
+            "X, y = load_digits8x8(); t, l, m = load_rotten_tomatoes(); "
+            "print(len(X), len(t), load_review_tokenizer().vocab_size)")
     done = _run_python(["-c", data], timeout=120)
     if done is None or done.returncode != 0:
         report(False, "the exam data does not load: " + (_last_line(done.stderr) if done else "timed out"))
     else:
-        digits, reviews = done.stdout.split()
-        report(True, f"data: {digits} digit images, {reviews} movie reviews (offline)")
+        digits, reviews, vocab = done.stdout.split()
+        report(True, f"data: {digits} digit images, {reviews} movie reviews, a {vocab}-token "
+                     f"pretrained tokenizer (offline)")
     path = EXAM_DIR / f"{EXAM}.ipynb"
     report(path.exists(), f"the exam notebook {path.name} is in {EXAM_DIR}")
     target = submission_root()

