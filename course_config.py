@@ -280,6 +280,6 @@ FEEDBACK_DIR = GRADEBOOK_DIR / "feedback"
 RESULTS_DIR = GRADEBOOK_DIR / "results"
 SUBMITTED_DIR = ROOT / "submitted"  # nbgrader's submitted/<student>/<assignment>/
 SAMPLES_DIR = ROOT / "samples"  # shipped sample submissions, same layout as submitted/
-# Data directories outside the repository that graded code may read (e.g. the instructor's
-# CIFAR-10 copy); the sandbox keeps them visible, read-only.
-DATA_DIRS: tuple[Path, ...] = ()
+# Data directories outside the repository that graded code may read (the instructor's CIFAR-10
+# copy); the sandbox keeps them reachable even under a closed directory such as /root.
+DATA_DIRS: tuple[Path, ...] = (CIFAR10_DIR.parent,)
