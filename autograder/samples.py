@@ -109,3 +109,40 @@ def build(assignment_id: str, root: Path | None = None) -> list[Path]:
         if empty.is_dir() and not any(empty.iterdir()):
             empty.rmdir()
     return written
+
+
+def losing(sample: Sample, assignment: cfg.Assignment) -> set[str]:
+    """The auto-graded questions `sample` must score zero on."""
+    if sample.loses == ALL:
+        return {q.id for q in assignment.questions if q.checks}
+    return set(sample.loses)
+
+
+def discrepancies(sample: Sample, result, assignment: cfg.Assignment) -> list[str]:
+    """How a graded sample departs from its spec: each question it must lose scores zero, with
+    a reason for every check, and every other auto-graded question scores full marks."""
+    problems = []
+    must_lose = losing(sample, assignment)
+    for question in result.questions:
+        if question.manual:
+            continue
+        failed = [f"{c.name}: {c.message}" for c in question.checks if not c.passed]
+        if question.id in must_lose:
+            if question.score != 0:
+                problems.append(f"{sample.student} ({sample.why}) should lose {question.id}; kept {question.score}")
+            if not all(c.message for c in question.checks):
+                problems.append(f"{sample.student}: a zero on {question.id} has no reason")
+        elif question.score != question.max_score:
+            problems.append(f"{sample.student} lost points on {question.id}: {failed}")
+    return problems
+
+
+def stale(assignment_id: str, scratch: Path) -> list[Path]:
+    """Shipped sample files that differ from a fresh build into `scratch`."""
+    shipped_root = cfg.SAMPLES_DIR / "submitted"
+    found = []
+    for fresh in build(assignment_id, root=scratch):
+        shipped = shipped_root / fresh.relative_to(scratch)
+        if not shipped.is_file() or shipped.read_bytes() != fresh.read_bytes():
+            found.append(shipped)
+    return found
