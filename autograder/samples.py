@@ -57,9 +57,14 @@ def filled_in(notebook):
     return nb
 
 
+def reference_notebook(assignment: cfg.Assignment):
+    """The reference solution as a student would hand it in (see `filled_in`)."""
+    return filled_in(nbformat.read(cfg.ROOT / "source" / assignment.id / f"{assignment.notebook}.ipynb", 4))
+
+
 def notebook_for(sample: Sample, assignment: cfg.Assignment):
     if sample.base == "reference":
-        nb = filled_in(nbformat.read(cfg.ROOT / "source" / assignment.id / f"{assignment.notebook}.ipynb", 4))
+        nb = reference_notebook(assignment)
     elif sample.base == "blank":
         nb = nbformat.read(cfg.ROOT / "release" / assignment.id / f"{assignment.notebook}.ipynb", 4)
     else:

@@ -13,13 +13,12 @@ from autograder.results import GRADED
 
 
 def validate(assignment: cfg.Assignment, workers: int = 2) -> bool:
-    source = cfg.ROOT / "source" / assignment.id / f"{assignment.notebook}.ipynb"
     blank = cfg.ROOT / "release" / assignment.id / f"{assignment.notebook}.ipynb"
     with tempfile.TemporaryDirectory(prefix="validate-") as scratch:
         # The reference as a student would hand it in: the source without its markers (and
         # without the midterm's bug regions, which sit next to the solutions).
         reference = Path(scratch) / f"{assignment.notebook}.ipynb"
-        nbformat.write(samples.filled_in(nbformat.read(source, 4)), reference)
+        nbformat.write(samples.reference_notebook(assignment), reference)
         results = {r.student: r for r in grading.grade_many(
             assignment, [("reference", reference), ("blank", blank)], workers=workers, progress=False)}
     ok = True

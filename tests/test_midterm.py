@@ -59,7 +59,7 @@ def render(source: str, keep: str) -> str:
 
 def test_each_exercise_is_released_as_its_buggy_program_exactly():
     source, released = cells_by_id(SOURCE), cells_by_id(RELEASED)
-    reference = cells_by_id(samples.filled_in(nbformat.read(SOURCE, 4)))
+    reference = cells_by_id(samples.reference_notebook(MIDTERM))
     for qid in [*EXERCISES, "concepts"]:
         cell = source[f"{qid}_impl"]
         assert "### BEGIN SOLUTION" in cell and "### BEGIN BUG" in cell, f"{qid}: the fix and the bug side by side"

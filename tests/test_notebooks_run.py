@@ -40,9 +40,7 @@ def release_copy(tmp_path, request):
 @pytest.mark.parametrize("release_copy", ASSIGNMENTS, indirect=True)
 def test_reference_runs_top_to_bottom_offline(release_copy):
     assignment_id, folder = release_copy
-    a = cfg.ASSIGNMENTS[assignment_id]
-    nb = samples.filled_in(nbformat.read(cfg.ROOT / "source" / assignment_id / f"{a.notebook}.ipynb", 4))
-    execute(nb, folder)  # raises CellExecutionError on the first failing cell
+    execute(samples.reference_notebook(cfg.ASSIGNMENTS[assignment_id]), folder)  # raises CellExecutionError on the first failing cell
 
 
 @pytest.mark.parametrize("release_copy", ASSIGNMENTS, indirect=True)
