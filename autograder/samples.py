@@ -31,7 +31,9 @@ class Sample:
     from_release: tuple[str, ...] = ()  # grade_ids of cells left as the release has them
     append: str = ""  # code of an extra cell at the end
     raw: bytes | None = None  # the file's bytes as they are (a corrupt upload)
-    loses: tuple[str, ...] | str = ()  # questions scoring zero; the others full ("all": every one)
+    # questions scoring zero, the others full ("all": every one); a "test_..." entry names one
+    # hidden check that must fail while the rest of its question scores
+    loses: tuple[str, ...] | str = ()
 
 
 def spec(assignment_id: str) -> list[Sample]:
@@ -120,14 +122,26 @@ def losing(sample: Sample, assignment: cfg.Assignment) -> set[str]:
     """The auto-graded questions `sample` must score zero on."""
     if sample.loses == ALL:
         return {q.id for q in assignment.questions if q.checks}
-    return set(sample.loses)
+    return {name for name in sample.loses if not name.startswith("test_")}
+
+
+def losing_checks(sample: Sample) -> set[str]:
+    """Hidden checks (`loses` entries named "test_...") that `sample` must fail while the rest
+    of their question scores: a mistake that costs one check of a question, not all of it."""
+    if sample.loses == ALL:
+        return set()
+    return {name for name in sample.loses if name.startswith("test_")}
 
 
 def discrepancies(sample: Sample, result, assignment: cfg.Assignment) -> list[str]:
     """How a graded sample departs from its spec: each question it must lose scores zero, with
-    a reason for every check, and every other auto-graded question scores full marks."""
+    a reason for every check; each check it must lose fails with a reason while the other checks
+    of its question pass; every other auto-graded question scores full marks."""
     problems = []
     must_lose = losing(sample, assignment)
+    must_fail = losing_checks(sample)
+    known = {c for q in assignment.questions for c in q.checks}
+    problems += [f"{sample.student}: no hidden check called {name}" for name in sorted(must_fail - known)]
     for question in result.questions:
         if question.manual:
             continue
@@ -137,6 +151,12 @@ def discrepancies(sample: Sample, result, assignment: cfg.Assignment) -> list[st
                 problems.append(f"{sample.student} ({sample.why}) should lose {question.id}; kept {question.score}")
             if not all(c.message for c in question.checks):
                 problems.append(f"{sample.student}: a zero on {question.id} has no reason")
+        elif must_fail & {c.name for c in question.checks}:
+            for check in question.checks:
+                if check.name in must_fail and (check.passed or not check.message):
+                    problems.append(f"{sample.student} ({sample.why}) should fail {check.name} with a reason")
+                elif check.name not in must_fail and not check.passed:
+                    problems.append(f"{sample.student} lost {check.name} of {question.id}: {check.message}")
         elif question.score != question.max_score:
             problems.append(f"{sample.student} lost points on {question.id}: {failed}")
     return problems
