@@ -47,6 +47,16 @@ class Assignment:
     due: str  # ISO date, Asia/Taipei
     notebook: str  # notebook name without .ipynb, inside source/<id>/
     questions: tuple[Question, ...]
+    # What the student's process finds already imported (the zygote imports these once;
+    # nothing else is loaded before a student's code runs).
+    warm_imports: tuple[str, ...] = ("numpy", "torch", "torchvision", "matplotlib")
+    # Packages the assignment forbids: absent from the student's process, and `import` of
+    # them raises an ImportError that says why (HW1 is NumPy from scratch).
+    forbidden_modules: tuple[str, ...] = ()
+    # Probes run a second time in a fresh process that loaded no student code; the judge
+    # reads their data as "clean:<probe name>" (e.g. the reference timed where the student's
+    # code cannot reach it).
+    clean_probes: tuple[str, ...] = ()
 
     @property
     def auto_points(self) -> float:
@@ -72,6 +82,8 @@ HW1 = Assignment(
     title="HW1: Backpropagation from scratch (NumPy)",
     due="2025-10-01",
     notebook="hw1_backprop",
+    warm_imports=("numpy", "matplotlib"),
+    forbidden_modules=("torch", "torchvision", "tensorflow", "jax", "keras"),
     questions=(
         Question("value_ops", "TODO1: operations of the scalar Value", {
             "test_value_forward_ops": 2,
@@ -102,7 +114,7 @@ HW1 = Assignment(
         }),
         Question("training", "TODO7: train the MLP on real handwritten digits", {
             "test_training_reaches_accuracy": 3,
-            "test_training_loss_decreases": 1,
+            "test_training_loss_history": 1,
         }),
         Question("derivation", "Written: derive backprop for your MLP with MSE",
                  manual_points=4),
@@ -174,6 +186,8 @@ MIDTERM = Assignment(
     title="Midterm: debugging lab (weeks 4-8)",
     due="2025-10-29",
     notebook="midterm",
+    warm_imports=("numpy", "torch", "matplotlib", "transformers",
+                  "transformers.models.auto.tokenization_auto", "transformers.models.bert.tokenization_bert"),
     questions=(
         _exercise(1, "gradient accumulation", "test_ex1_accumulated_training"),
         _exercise(2, "a step learning-rate schedule", "test_ex2_scheduled_training"),
@@ -198,12 +212,74 @@ MIDTERM = Assignment(
 
 ASSIGNMENTS: dict[str, Assignment] = {a.id: a for a in (HW1, HW2, MIDTERM)}
 
+# HW3 (week 10): self-attention from scratch (Part A), then fine-tuning the pretrained
+# all-MiniLM-L6-v2 with 🤗 Transformers and a plain training loop (Part B).
+HW3 = Assignment(
+    id="hw3_attention",
+    title="HW3: Self-attention from scratch, then fine-tuning a pretrained Transformer",
+    due="2025-11-19",
+    notebook="hw3_attention",
+    warm_imports=("numpy", "torch", "matplotlib", "sklearn.metrics", "transformers",
+                  "transformers.models.auto.tokenization_auto", "transformers.models.bert.tokenization_bert",
+                  "transformers.models.bert.modeling_bert"),
+    questions=(
+        Question("attention", "TODO1: scaled dot-product attention with masks", {
+            "test_attention_float32": 2,
+            "test_attention_float64": 2,
+            "test_attention_weights": 1,
+        }),
+        Question("multihead", "TODO2: multi-head attention (nn.MultiheadAttention's layout)", {
+            "test_mha_matches_torch": 2,
+            "test_mha_key_padding_mask": 2,
+            "test_mha_padding_changes_nothing": 1,
+        }),
+        Question("positional", "TODO3: sinusoidal positional encoding, batch-first", {
+            "test_positional_encoding_lengths": 2,
+            "test_positional_encoding_at_max_length": 1,
+        }),
+        Question("encoder", "TODO4: a post-norm encoder block", {
+            "test_encoder_block_matches_torch": 2,
+            "test_encoder_block_with_padding_mask": 1,
+        }),
+        Question("classifier", "TODO5: masked mean pooling and the sentence classifier", {
+            "test_masked_mean_pool": 1,
+            "test_classifier_pools_real_tokens": 2,
+        }),
+        Question("tokenize", "TODO6: the tokenizer call (padding, truncation, tensors)", {
+            "test_tokenize_unseen_sentences": 2,
+        }),
+        Question("labels", "TODO7: the label mapping and the model's label space", {
+            "test_labels_in_model_label_space": 1,
+            "test_model_label_names": 1,
+        }),
+        Question("metrics", "TODO8: compute_metrics (accuracy and macro F1 from logits)", {
+            "test_metrics_binary": 1,
+            "test_metrics_never_predicted_class": 2,
+        }),
+        Question("train_loop", "TODO9-1: the plain training loop", {
+            "test_train_epoch_replay": 2,
+        }),
+        Question("predict", "TODO9-2: predictions in evaluation mode", {
+            "test_predict_logits": 2,
+        }),
+        Question("finetune", "Threshold: fine-tuning MiniLM with your loop within a budget", {
+            "test_finetune_accuracy_within_budget": 3,
+        }),
+        Question("speed", "Threshold: speed of your multi-head attention against nn.MultiheadAttention", {
+            "test_attention_speed_ratio": 2,
+        }),
+        Question("report", "Written answers: accuracies, the attention map, padding", manual_points=5),
+    ),
+)
+ASSIGNMENTS[HW3.id] = HW3
+
 
 @dataclass(frozen=True)
 class Limits:
     """Sandbox limits for one submission (the student's process)."""
 
     load_timeout_s: float = 20.0  # running one code cell of the notebook
+    load_total_s: float = 90.0  # running all the notebook's code cells, together
     check_timeout_s: float = 15.0  # one probe (the work behind one or more hidden tests)
     submission_timeout_s: float = 300.0  # everything for one submission, restarts included
     memory_mb: int = 3072  # on top of what the grader itself has mapped before the fork
@@ -264,6 +340,30 @@ DEVICE_PROFILES = {
                              "speed_noise_factor": 1.5}},
     ),
 }
+
+# HW3's budgets and thresholds (appended to the profiles above).
+DEVICE_PROFILES["cpu"].budgets["hw3_attention"] = {
+    # fine-tune: all-MiniLM-L6-v2 (word embeddings frozen), the student's train_epoch and
+    # predict, AdamW 1e-4, one epoch on reviews the notebook never shows (balanced), tested on
+    # balanced held-out reviews whose labels only the judge reads
+    "train_reviews": 640, "test_reviews": 400, "max_length": 32, "batch_size": 16, "epochs": 1, "lr": 1e-4,
+    # speed: the student's MultiHeadAttention forward against nn.MultiheadAttention; on a CPU many
+    # heads on short sequences, so that a Python loop over heads or positions shows
+    "speed_batch": 8, "speed_length": 16, "speed_d_model": 64, "speed_heads": 16, "speed_calls": 20,
+    "speed_repeats": 7,
+}
+DEVICE_PROFILES["cpu"].thresholds["hw3_attention"] = {"accuracy": 0.62, "max_speed_ratio": 2.0}
+DEVICE_PROFILES["cpu"].margins["hw3_attention"] = {"accuracy_below_reference": 0.06, "speed_ratio_floor": 2.0,
+                                                   "speed_noise_factor": 1.5}
+# Placeholders until `calibrate hw3_attention --device cuda` runs on the grading GPU.
+DEVICE_PROFILES["cuda"].budgets["hw3_attention"] = {
+    "train_reviews": 2000, "test_reviews": 1000, "max_length": 64, "batch_size": 32, "epochs": 2, "lr": 5e-5,
+    "speed_batch": 32, "speed_length": 512, "speed_d_model": 512, "speed_heads": 8, "speed_calls": 10,
+    "speed_repeats": 7,
+}
+DEVICE_PROFILES["cuda"].thresholds["hw3_attention"] = {"accuracy": 0.75, "max_speed_ratio": 2.0}
+DEVICE_PROFILES["cuda"].margins["hw3_attention"] = {"accuracy_below_reference": 0.05, "speed_ratio_floor": 2.0,
+                                                    "speed_noise_factor": 1.5}
 
 # The instructor's copy of CIFAR-10, python version (torchvision's `cifar-10-batches-py`:
 # data_batch_1..5, test_batch, batches.meta). Grading on the GPU profile trains on it when it

@@ -1,139 +1,132 @@
 """Grade submissions: run each in the sandbox, judge the results, turn checks into points.
 
-Many submissions run in parallel worker processes forked from this one after the heavy
-imports (numpy, torch, matplotlib, pytest) are done, so no submission pays for them.
+Three kinds of process, none forked from this one:
+- the student zygote (`autograder.sandbox`), which imports the assignment's libraries once
+  and forks an isolated process per run of a submission's code;
+- the judge zygote, which imports torch and pytest and forks a judge per submission: the
+  hidden suite runs there, on the data the student's process sent back;
+- this process, which only drives them (a thread per grading worker), scores and records.
+So a student's process can find nothing in its memory but libraries and its own code.
 """
 from __future__ import annotations
 
-import json
-import multiprocessing
 import os
-import select
-import shutil
 import sys
-import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import course_config as cfg
-from autograder import disclosures, sandbox
+from autograder import disclosures
 from autograder.notebook import NotebookError, read_notebook
-from autograder.probe import probes_of
+from autograder.probe import Failed
 from autograder.results import (CRASHED, ERROR, GRADED, INVALID, CheckResult, QuestionResult,
                                 SubmissionResult)
+from autograder.sandbox import Policy, Sandbox, choose_mode, masked_packages, protocol
+from autograder.sandbox.zygote import Zygote, ZygoteError
 
-# What a submission or a judge would otherwise import anew in every forked process: pytest's
-# own plugins, and the parts of torch that its autograd/testing code loads lazily (sympy
-# alone takes a third of a second).
-WARM_IMPORTS = ("numpy", "torch", "matplotlib", "nbformat", "pytest", "_pytest.debugging",
-                "_pytest.faulthandler", "_pytest.junitxml", "torch.fx.experimental.symbolic_shapes",
-                "secrets", "torchvision",  # torchvision: 2 s (it pulls in torch._dynamo)
-                "transformers", "transformers.models.auto.tokenization_auto",
-                "transformers.models.bert.tokenization_bert")  # the midterm's tokenizer
+JUDGE_IMPORTS = ("numpy", "torch", "pytest", "_pytest.debugging", "_pytest.faulthandler",
+                 "_pytest.junitxml", "torch.fx.experimental.symbolic_shapes", "secrets")
 JUDGE_TIMEOUT_S = 600
-
-
-def warm_up() -> None:
-    """Import what every submission and judge needs, once, before any fork."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    for name in WARM_IMPORTS:
-        __import__(name)
-    import matplotlib.pyplot  # noqa: F401  (after the backend is set)
+MAX_CODE_CHARS = 4_000_000  # all the code cells a submission asks us to run
+MAX_CODE_CELLS = 2000
 
 
 def suite_module(assignment_id: str) -> str:
     return f"autograder.tests.{assignment_id}.probes"
 
 
-def probe_timeouts(assignment_id: str) -> dict:
-    """Read in a throwaway process so that this one never holds the hidden suite in memory
-    (a forked student process would inherit it)."""
-    return _in_fork(lambda: {name: f._autograder_probe["timeout"] or cfg.LIMITS.check_timeout_s
-                             for name, f in probes_of(__import__(suite_module(assignment_id),
-                                                                 fromlist=["_"])).items()},
-                    timeout=120)
+def student_env(device: str) -> dict:
+    """The whole environment of a student's process: nothing of the grader's leaks in."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "USER": "student", "LOGNAME": "student", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false", "PYTHONDONTWRITEBYTECODE": "1",
+            "COURSE_GRADING_DEVICE": device,
+            "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "") if device == "cuda" else ""}
 
 
-def policy(device: str = "cpu", extra_hidden=()) -> sandbox.Policy:
+def visible_paths(assignment_id: str | None, device: str = "cpu", extra=()) -> tuple[str, ...]:
+    """The allow-list: the Python runtime and its packages, the student-side runtime
+    (`assignments/`), the assignment's release folder, the data directories. Nothing else of
+    the course (no source/, hidden tests, gradebook, submissions, .git)."""
+    root = cfg.ROOT.resolve()
+    runtime = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.exec_prefix)}
+    prefixes = {p.resolve() for p in runtime}
+    for entry in sys.path:  # the installed packages, wherever they live; not a script's folder
+        path = Path(entry or ".").resolve()
+        inside = any(p in [path, *path.parents] for p in prefixes)
+        if path.is_dir() and (inside or path.name in ("site-packages", "dist-packages")):
+            runtime.add(path)
+    course = [root / "assignments", *cfg.DATA_DIRS]
+    if assignment_id:
+        course.append(root / "release" / assignment_id)
+    devices = []
+    if device == "cuda":  # the GPU's device files and what its driver reads (untested without a GPU)
+        devices = [str(p) for p in Path("/dev").glob("nvidia*")] + ["/sys"]
+    return tuple(dict.fromkeys(str(p.resolve()) for p in (*runtime, *course, *map(Path, extra)) if p.exists())) + tuple(devices)
+
+
+def policy(assignment: cfg.Assignment | None = None, device: str = "cpu") -> Policy:
     limits, profile = cfg.LIMITS, cfg.DEVICE_PROFILES[device]
-    hide = [cfg.ROOT / "source", cfg.ROOT / "autograder" / "tests", cfg.ROOT / ".git",
-            cfg.GRADEBOOK_DIR, cfg.SUBMITTED_DIR, cfg.SAMPLES_DIR, *extra_hidden]
-    return sandbox.Policy(
-        load_timeout_s=limits.load_timeout_s, check_timeout_s=limits.check_timeout_s,
-        submission_timeout_s=limits.submission_timeout_s, memory_mb=limits.memory_mb,
-        memory_cap=profile.memory_cap, device=device, output_kb=limits.output_kb,
-        max_processes=limits.max_processes,
-        hide=tuple(dict.fromkeys(Path(p).resolve() for p in hide)), readonly=(cfg.ROOT,),
-        visible=tuple(dict.fromkeys(p.resolve() for p in (
-            Path(sys.base_prefix), Path(sys.prefix), cfg.ROOT, *cfg.DATA_DIRS,
-            *(Path(e) for e in sys.path if e and Path(e).is_dir())))))
+    return Policy(
+        load_timeout_s=limits.load_timeout_s, load_total_s=limits.load_total_s,
+        check_timeout_s=limits.check_timeout_s, submission_timeout_s=limits.submission_timeout_s,
+        memory_mb=limits.memory_mb, memory_cap=profile.memory_cap, device=device,
+        output_kb=limits.output_kb, max_processes=limits.max_processes,
+        visible=visible_paths(assignment.id if assignment else None, device),
+        masked=masked_packages(assignment.forbidden_modules, assignment.title) if assignment else {},
+        env=student_env(device))
 
 
-def hideable(paths) -> list[Path]:
-    """The given directories, less any that hold the course, the scratch area or the system:
-    hiding those from the student's process would hide what it needs to run."""
-    keep = (cfg.ROOT, Path(tempfile.gettempdir()).resolve(), Path(sys.prefix).resolve())
-    return sorted(p for p in map(Path, paths)
-                  if p.is_dir() and not any(k == p or p in k.parents for k in keep))
+class Judge:
+    """The judge zygote's handle: each submission's hidden suite runs in its own forked judge."""
 
+    def __init__(self):
+        self.zygote = Zygote("judge", JUDGE_IMPORTS, env={"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"},
+                             cwd=str(cfg.ROOT))
 
-def _in_fork(fn, timeout: float):
-    """Run fn() in a forked child and return its JSON-able result (raises RuntimeError)."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
+    def _ask(self, job: dict, payload: dict | None, timeout: float) -> dict:
+        pid, chan, status = self.zygote.start(job)
         try:
-            os.close(read_fd)
-            try:
-                payload = {"ok": True, "value": fn()}
-            except BaseException as exc:  # noqa: BLE001
-                payload = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-            data = json.dumps(payload).encode()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(write_fd, view):]
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    chunks, deadline = [], time.monotonic() + timeout
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                os.kill(pid, 9)
-                raise RuntimeError(f"timed out after {timeout:.0f} s")
-            ready, _, _ = select.select([read_fd], [], [], left)
-            if ready:
-                chunk = os.read(read_fd, 1 << 20)
+            if payload is not None:
+                chan.sendall(protocol.pack(payload))
+            chan.settimeout(timeout)
+            reader, deadline = protocol.FrameReader(), time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                chunk = chan.recv(1 << 20)
                 if not chunk:
                     break
-                chunks.append(chunk)
-    finally:
-        os.close(read_fd)
-        os.waitpid(pid, 0)
-    if not chunks:
-        raise RuntimeError("the process ended without an answer")
-    payload = json.loads(b"".join(chunks))
-    if not payload["ok"]:
-        raise RuntimeError(payload["error"])
-    return payload["value"]
+                frames = reader.feed(chunk)
+                if frames:
+                    return frames[0]
+            raise RuntimeError("the judge ended without an answer")
+        except OSError as exc:
+            raise RuntimeError(f"the judge did not answer ({exc})") from None
+        finally:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+            chan.close()
+            status.close()
 
+    def timeouts(self, assignment: cfg.Assignment) -> dict:
+        reply = self._ask({"op": "timeouts", "assignment": assignment.id}, None, 120)
+        if not reply.get("ok"):
+            raise RuntimeError(reply.get("error"))
+        return {name: t or cfg.LIMITS.check_timeout_s for name, t in reply["timeouts"].items()}
 
-def judge(assignment_id: str, probe_results: dict, wall_seconds: dict | None = None,
-          device: str = "cpu") -> dict:
-    """Run the hidden tests on the probes' data in a forked, trusted process. `device` is the
-    profile the probes ran on: the tests read it (grading_device()) to pick their thresholds."""
+    def judge(self, assignment_id: str, probes: dict, wall_seconds: dict, device: str) -> dict:
+        payload = {"probes": {k: protocol.encode_value(v) for k, v in probes.items()}, "wall": wall_seconds}
+        reply = self._ask({"op": "judge", "assignment": assignment_id, "device": device}, payload, JUDGE_TIMEOUT_S)
+        if not reply.get("ok"):
+            raise RuntimeError(reply.get("error"))
+        return reply
 
-    def run():
-        import torch
-
-        os.environ["COURSE_GRADING_DEVICE"] = device
-
-        from autograder.judge import run_suite
-        torch.set_num_threads(1)
-        return run_suite(assignment_id, probe_results, wall_seconds or {})
-
-    return _in_fork(run, JUDGE_TIMEOUT_S)
+    def close(self) -> None:
+        self.zygote.close()
 
 
 def _zero(assignment: cfg.Assignment, why: str) -> list[QuestionResult]:
@@ -166,53 +159,90 @@ def score(assignment: cfg.Assignment, outcomes: dict, cell_errors=()) -> list[Qu
     return questions
 
 
-def _slot_uid(slot: int) -> int | None:
-    if os.geteuid() != 0:
-        return None
-    return sandbox.SLOT_UID_BASE + (os.getpgrp() % 50000) * 16 + slot % 16
+class Grader:
+    """Grades submissions of one assignment: owns the two zygotes; thread-safe."""
 
+    def __init__(self, assignment: cfg.Assignment, device: str = "cpu", no_isolation: bool = False,
+                 suite: str | None = None, suite_path: str | None = None):
+        self.assignment, self.device = assignment, device
+        self.mode = choose_mode(no_isolation)
+        self.policy = policy(assignment, device)
+        self.judge = Judge()
+        self.sandbox = Sandbox(suite or suite_module(assignment.id), assignment.warm_imports, self.policy,
+                               self.mode, suite_path)
+        self._timeouts = None
+        self._lock = threading.Lock()
 
-def grade_notebook(assignment: cfg.Assignment, path: Path, student: str, slot: int = 0,
-                   policy_: sandbox.Policy | None = None, timeouts: dict | None = None) -> SubmissionResult:
-    started = time.monotonic()
-    result = SubmissionResult(student=student, assignment=assignment.id, status=GRADED, source=str(path))
-    try:
-        cells = read_notebook(path, {q.id for q in assignment.questions})
-    except NotebookError as exc:
-        result.status, result.reason = INVALID, f"your file could not be graded: {exc}"
-        result.questions = _zero(assignment, result.reason)
+    def timeouts(self) -> dict:
+        with self._lock:
+            if self._timeouts is None:
+                self._timeouts = self.judge.timeouts(self.assignment)
+            return self._timeouts
+
+    def close(self) -> None:
+        self.sandbox.close()
+        self.judge.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def grade(self, path: Path, student: str, slot: int = 0) -> SubmissionResult:
+        try:
+            return self._grade(path, student, slot)
+        except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the batch
+            return SubmissionResult(student=student, assignment=self.assignment.id, status=ERROR,
+                                    reason=protocol.clean_text(f"the grader failed: {type(exc).__name__}: {exc}", 500),
+                                    source=str(path))
+
+    def _grade(self, path: Path, student: str, slot: int) -> SubmissionResult:
+        assignment = self.assignment
+        started = time.monotonic()
+        result = SubmissionResult(student=student, assignment=assignment.id, status=GRADED, source=str(path))
+        try:
+            cells = read_notebook(path, {q.id for q in assignment.questions})
+            code = [c for c in cells if c.run]
+            if len(code) > MAX_CODE_CELLS or sum(len(c.source) for c in code) > MAX_CODE_CHARS:
+                raise NotebookError(f"the notebook holds more code than the grader runs "
+                                    f"({MAX_CODE_CELLS} code cells, {MAX_CODE_CHARS // 10**6} MB of code at most)")
+        except NotebookError as exc:
+            result.status, result.reason = INVALID, f"your file could not be graded: {exc}"
+            result.questions = _zero(assignment, result.reason)
+            result.seconds = time.monotonic() - started
+            return result
+        result.disclosures = [d.describe() for d in disclosures.scan(cells)]
+        timeouts = self.timeouts()
+        report = self.sandbox.run(cells, list(timeouts), timeouts, slot)
+        result.notes = [*(f"{label}: {msg}" for label, q, msg in report.cell_errors if q is None), *report.notes]
+        result.suspicious = list(report.suspicious)
+        if report.grader_error:
+            result.status, result.reason = ERROR, report.grader_error
+            result.seconds = time.monotonic() - started
+            return result
+        if report.load_failure:
+            result.status, result.reason = CRASHED, report.load_failure
+            result.questions = _zero(assignment, f"not checked: {report.load_failure}")
+            for question in result.questions:
+                question.notes = [f"{label}: {msg}" for label, q, msg in report.cell_errors if q == question.id]
+            result.seconds = time.monotonic() - started
+            return result
+        probes, wall = dict(report.probes), dict(report.wall_seconds)
+        if assignment.clean_probes:  # the same probes in a process that never saw this student's code
+            clean = self.sandbox.run([], list(assignment.clean_probes), timeouts, slot)
+            probes.update({f"clean:{k}": v for k, v in clean.probes.items()})
+            wall.update({f"clean:{k}": v for k, v in clean.wall_seconds.items()})
+        try:
+            verdict = self.judge.judge(assignment.id, probes, wall, self.device)
+        except (RuntimeError, ZygoteError) as exc:
+            result.status, result.reason = ERROR, f"the grader failed while judging: {exc}"
+            result.seconds = time.monotonic() - started
+            return result
+        result.suspicious += [protocol.clean_text(s, 500) for s in verdict.get("suspicious", [])]
+        result.questions = score(assignment, verdict["outcomes"], report.cell_errors)
         result.seconds = time.monotonic() - started
         return result
-    result.disclosures = [d.describe() for d in disclosures.scan(cells)]
-    policy_ = policy_ or policy()
-    timeouts = timeouts if timeouts is not None else probe_timeouts(assignment.id)
-    uid = _slot_uid(slot)
-    scratch = Path(tempfile.mkdtemp(prefix=f"grade-{student[:20]}-"))
-    try:
-        if uid is not None:
-            os.chown(scratch, uid, uid)
-        os.chmod(scratch, 0o700)
-        report = sandbox.run(cells, suite_module(assignment.id), list(timeouts), timeouts,
-                             policy_, scratch, uid)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    result.notes = [*(f"{label}: {msg}" for label, q, msg in report.cell_errors if q is None), *report.notes]
-    if report.load_failure:
-        result.status, result.reason = CRASHED, report.load_failure
-        result.questions = _zero(assignment, f"not checked: {report.load_failure}")
-        for question in result.questions:
-            question.notes = [f"{label}: {msg}" for label, q, msg in report.cell_errors if q == question.id]
-        result.seconds = time.monotonic() - started
-        return result
-    try:
-        outcomes = judge(assignment.id, report.probes, report.wall_seconds, policy_.device)
-    except RuntimeError as exc:
-        result.status, result.reason = ERROR, f"the grader failed while judging: {exc}"
-        result.seconds = time.monotonic() - started
-        return result
-    result.questions = score(assignment, outcomes, report.cell_errors)
-    result.seconds = time.monotonic() - started
-    return result
 
 
 def find_submissions(assignment: cfg.Assignment, paths) -> list[tuple[str, Path]]:
@@ -246,51 +276,40 @@ def find_submissions(assignment: cfg.Assignment, paths) -> list[tuple[str, Path]
 
 # ------------------------------------------------------------------------------ parallel
 
-_slot = 0
-
-
-def _init_worker(counter) -> None:
-    global _slot
-    with counter.get_lock():
-        counter.value += 1
-        _slot = counter.value
-
-
-def _grade_task(args) -> SubmissionResult:
-    assignment_id, student, path, policy_, timeouts = args
-    try:
-        return grade_notebook(cfg.ASSIGNMENTS[assignment_id], Path(path), student, _slot, policy_, timeouts)
-    except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the batch
-        return SubmissionResult(student=student, assignment=assignment_id, status=ERROR,
-                                reason=f"the grader failed: {type(exc).__name__}: {exc}", source=str(path))
-
-
 def grade_many(assignment: cfg.Assignment, submissions, workers: int = 1, device: str = "cpu",
-               progress: bool = True):
-    """Yield a SubmissionResult per (student, path), in completion order."""
-    warm_up()
-    if sandbox.isolation_warning():
-        print(sandbox.isolation_warning(), file=sys.stderr)
-    policy_ = policy(device, extra_hidden=hideable({Path(p).resolve().parent for _, p in submissions}))
-    timeouts = probe_timeouts(assignment.id)
-    tasks = [(assignment.id, student, str(path), policy_, timeouts) for student, path in submissions]
+               progress: bool = True, no_isolation: bool = False):
+    """Yield a SubmissionResult per (student, path), in completion order. `workers` threads
+    each drive one student process at a time (the work happens in those processes)."""
+    submissions = list(submissions)
+    workers = max(1, min(int(workers), 16, len(submissions) or 1))
     bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(tasks), desc=f"grading {assignment.id}", unit="sub", file=sys.stderr)
-    try:
-        if workers <= 1:
-            for task in tasks:
-                result = _grade_task(task)
-                bar and bar.update(1)
-                yield result
-        else:
-            ctx = multiprocessing.get_context("fork")
-            counter = ctx.Value("i", 0)
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(counter,)) as pool:
-                for result in pool.imap_unordered(_grade_task, tasks):
-                    bar and bar.update(1)
-                    yield result
-    finally:
-        if bar:
-            bar.close()
+    with Grader(assignment, device, no_isolation) as grader:
+        if grader.mode == "none":
+            from autograder.sandbox import NO_ISOLATION_WARNING
+            print(NO_ISOLATION_WARNING, file=sys.stderr)
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(submissions), desc=f"grading {assignment.id}", unit="sub", file=sys.stderr)
+        slots = threading.local()
+        counter = iter(range(1 << 30))
+        counter_lock = threading.Lock()
+
+        def task(student, path):
+            if not hasattr(slots, "slot"):
+                with counter_lock:
+                    slots.slot = next(counter)
+            return grader.grade(Path(path), student, slots.slot)
+
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="grade") as pool:
+                futures = [pool.submit(task, student, path) for student, path in submissions]
+                try:
+                    for future in as_completed(futures):
+                        bar and bar.update(1)
+                        yield future.result()
+                finally:
+                    for f in futures:
+                        f.cancel()
+        finally:
+            if bar:
+                bar.close()

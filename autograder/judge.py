@@ -16,6 +16,15 @@ import pytest
 from autograder.probe import Failed
 
 SUITES = Path(__file__).resolve().parent / "tests"
+_suspicious: list[str] = []
+
+
+def suspicious(reason: str) -> None:
+    """Called by a hidden test that caught the student's process lying (a reference slowed
+    down in-process, figures that do not add up): the instructor sees the mark and the reason
+    beside the score. It changes no points by itself: the test decides those."""
+    if reason not in _suspicious:
+        _suspicious.append(str(reason))
 
 
 class ProbeFailed(Exception):
@@ -114,6 +123,7 @@ class JudgePlugin:
 def run_suite(assignment_id: str, probe_results: dict, wall_seconds: dict | None = None) -> dict[str, dict]:
     """Run the hidden tests of `assignment_id` on probe results; test name -> outcome."""
     plugin = JudgePlugin(probe_results, wall_seconds)
+    _suspicious.clear()
     suite = SUITES / assignment_id
     args = [str(suite), "-q", "-p", "no:cacheprovider", "--assert=plain", "--no-header",
             "-p", "no:warnings", "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES.parent.parent),
@@ -134,3 +144,31 @@ def run_suite(assignment_id: str, probe_results: dict, wall_seconds: dict | None
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(f"the hidden suite of {assignment_id} did not run (pytest exit {int(code)})")
     return plugin.outcomes
+
+
+def serve(job: dict, chan: int) -> None:
+    """A judge process, forked from the judge zygote (`autograder.sandbox.zygote`): read the
+    probes' data from the grader, run the hidden suite, send back outcomes and suspicions.
+    `job["op"]` is "judge", or "timeouts" (each probe's time limit, read from the suite)."""
+    import os
+
+    from autograder.sandbox import protocol
+
+    try:
+        if job["op"] == "timeouts":
+            import importlib
+
+            from autograder.probe import probes_of
+            module = importlib.import_module(f"autograder.tests.{job['assignment']}.probes")
+            reply = {"ok": True, "timeouts": {name: f._autograder_probe["timeout"] for name, f in probes_of(module).items()}}
+        else:
+            os.environ["COURSE_GRADING_DEVICE"] = job["device"]
+            import torch
+            torch.set_num_threads(1)
+            payload = protocol.read_frame_blocking(chan)
+            probes = {k: protocol.decode_value(v) for k, v in payload["probes"].items()}
+            outcomes = run_suite(job["assignment"], probes, payload.get("wall", {}))
+            reply = {"ok": True, "outcomes": outcomes, "suspicious": list(_suspicious)}
+    except BaseException as exc:  # noqa: BLE001 - the grader records an error, never a score
+        reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    protocol.write_frame(chan, reply)

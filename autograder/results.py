@@ -44,6 +44,7 @@ class SubmissionResult:
     questions: list[QuestionResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     disclosures: list[str] = field(default_factory=list)
+    suspicious: list[str] = field(default_factory=list)  # for the instructor: what looked like cheating
     seconds: float = 0.0
     source: str = ""  # the graded file
 

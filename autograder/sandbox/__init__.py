@@ -1,0 +1,136 @@
+"""The trust boundary: where a student's code runs, and what crosses back.
+
+    zygote.py      a fresh interpreter that imports libraries only and forks one process per run
+    child.py       the student's process: leaves the host, answers one request at a time
+    mounts.py      namespaces and the allow-list file system (root, or an unprivileged user namespace)
+    protocol.py    bounded, sanitized frames; anything not asked for is a violation
+    supervisor.py  the grader's side of one run: deadlines, memory, kills, retries
+
+`Sandbox` is the one entry point: it owns a student zygote for an assignment and runs one
+submission's cells and probes in a fresh isolated process per run. Nothing in this package
+reads a hidden test's expected value or writes a grade.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SLOT_UID_BASE = 61000
+MODES = ("root", "user", "none")
+
+
+class IsolationUnavailable(RuntimeError):
+    pass
+
+
+NO_ISOLATION_WARNING = (
+    "warning: --no-isolation: each student's code runs as you, with your files and your network: "
+    "it can read the hidden tests, the solutions and other students' submissions, change the "
+    "gradebook and leave processes behind. Only deadlines and resource limits still apply.")
+
+
+def choose_mode(no_isolation: bool = False) -> str:
+    """"root" (namespaces and a uid per slot), "user" (an unprivileged user namespace), or
+    "none" only when asked for; IsolationUnavailable otherwise."""
+    from autograder.sandbox import mounts
+
+    if no_isolation:
+        return "none"
+    if os.geteuid() == 0:
+        return "root"
+    why = mounts.probe_support()
+    if why is None:
+        return "user"
+    raise IsolationUnavailable(
+        f"refusing to run student code: {why}, so it could not be isolated (this needs root, or "
+        f"unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1 / "
+        f"user.max_user_namespaces > 0). Grade as root or in a container, or pass --no-isolation "
+        f"to run it as you, unprotected.")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Limits and isolation for one run (built from course_config.LIMITS and a device profile)."""
+
+    load_timeout_s: float
+    load_total_s: float
+    check_timeout_s: float
+    submission_timeout_s: float
+    memory_mb: int
+    memory_cap: str  # "rlimit" (address space) or "watchdog" (private memory, CUDA-safe)
+    output_kb: int
+    max_processes: int
+    device: str = "cpu"  # the device profile probes run on (see autograder.probe.grading_device)
+    scratch_mb: int = 512  # size of the private /tmp and /dev/shm the student's code may write to
+    visible: tuple[str, ...] = ()  # host paths the student's process sees, read-only
+    masked: dict = field(default_factory=dict)  # package dir -> __init__.py text (forbidden)
+    env: dict = field(default_factory=dict)  # the student's process's whole environment
+
+
+class Sandbox:
+    """Runs submissions of one assignment; one student zygote, started once."""
+
+    def __init__(self, suite: str, warm_imports, policy: Policy, mode: str, suite_path: str | None = None):
+        from autograder.sandbox.zygote import Zygote
+
+        if mode not in MODES:
+            raise ValueError(mode)
+        self.suite, self.suite_path, self.policy, self.mode = suite, suite_path, policy, mode
+        self.zygote = Zygote("student", ["autograder.probe", *warm_imports],
+                             env={"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"})
+
+    def slot_uid(self, slot: int) -> int | None:
+        if self.mode != "root":
+            return None
+        return SLOT_UID_BASE + (os.getpid() % 50000) * 16 + slot % 16
+
+    def run(self, cells, names, timeouts: dict, slot: int = 0):
+        """A `supervisor.RunReport` for this run."""
+        from autograder.sandbox import supervisor
+
+        uid = self.slot_uid(slot)
+        new_root = tempfile.mkdtemp(prefix="grade-")
+        try:
+            if self.mode == "none":
+                os.chmod(new_root, 0o700)
+            job = {"mode": self.mode, "uid": uid, "suite": self.suite, "suite_path": self.suite_path,
+                   "new_root": new_root, "env": dict(self.policy.env),
+                   "policy": {k: v for k, v in asdict(self.policy).items() if k != "env"}}
+            job["policy"]["visible"] = list(self.policy.visible)
+            limits = {k: getattr(self.policy, k) for k in ("load_timeout_s", "load_total_s", "check_timeout_s",
+                                                            "submission_timeout_s")}
+            limits["memory_mb"] = self.policy.memory_mb
+            return supervisor.run(self.zygote, job, cells, names, timeouts, limits, uid)
+        finally:
+            shutil.rmtree(new_root, ignore_errors=True)
+
+    def close(self) -> None:
+        self.zygote.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def masked_packages(modules, assignment_title: str) -> dict:
+    """package directory -> the text of the `__init__.py` that replaces it in the sandbox."""
+    import importlib.util
+
+    masked = {}
+    for name in modules:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        text = (f"raise ImportError({name!r} + ' is not allowed in ' + {assignment_title!r} + "
+                f"': the assignment asks you to write this part yourself (see the first cell of the notebook)')\n")
+        for location in spec.submodule_search_locations:
+            masked[str(Path(location).resolve())] = text
+    return masked
