@@ -25,19 +25,29 @@ def cmd_release(args) -> int:
     return 0
 
 
-def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path=None, quiet=False):
-    """Grade, record each result as it arrives, write feedback; return the results."""
+def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path=None, quiet=False,
+                     no_isolation=False):
+    """Grade, record each result as it arrives, write feedback; return the results. One
+    submission that cannot be recorded is reported and the batch goes on."""
     from autograder import feedback, gradebook, grading
+    from autograder.sandbox import IsolationUnavailable
     gradebook.ensure_assignment(assignment.id)
     results = []
-    for result in grading.grade_many(assignment, submissions, workers=workers, device=device,
-                                     progress=not quiet):
-        results.append(result)
-        try:
-            gradebook.record(result)
-            feedback.write(result)
-        except gradebook.NotRecorded as exc:
-            print(f"  {result.student}: NOT recorded, the stored grade is unchanged: {exc}", file=sys.stderr)
+    try:
+        for result in grading.grade_many(assignment, submissions, workers=workers, device=device,
+                                         progress=not quiet, no_isolation=no_isolation):
+            results.append(result)
+            try:
+                gradebook.record(result)
+                feedback.write(result)
+            except gradebook.NotRecorded as exc:
+                print(f"  {result.student}: NOT recorded, the stored grade is unchanged: {exc}", file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
+                result.status, result.reason = "error", f"the grader could not record it: {type(exc).__name__}: {exc}"
+                print(f"  {result.student}: NOT recorded ({type(exc).__name__}: {exc}); the stored grade is unchanged",
+                      file=sys.stderr)
+    except IsolationUnavailable as exc:
+        sys.exit(str(exc))
     results.sort(key=lambda r: r.student)
     if json_path:
         Path(json_path).write_text(json.dumps([_json_summary(r) for r in results], indent=1, ensure_ascii=False))
@@ -69,13 +79,17 @@ def cmd_grade(args) -> int:
         sys.exit("no submissions found under " + " ".join(args.paths))
     if args.gradescope and len(submissions) != 1:
         sys.exit("--gradescope writes one results.json: give exactly one submission")
-    results = grade_and_record(assignment, submissions, args.workers, args.device, args.json)
+    results = grade_and_record(assignment, submissions, args.workers, args.device, args.json,
+                               no_isolation=args.no_isolation)
     if args.gradescope:
         from autograder import gradescope
         print(f"-> {gradescope.write(results[0], args.gradescope)}")
     for r in results:
         extra = f"  ({r.status}: {r.reason})" if r.reason else ""
         print(f"{r.student:32s} {r.score:6g} / {r.max_score:g}{extra}")
+    for r in results:
+        if r.suspicious:
+            print(f"SUSPICIOUS {r.student}: {'; '.join(r.suspicious)}", file=sys.stderr)
     return 1 if any(r.status == "error" for r in results) else 0
 
 
@@ -171,6 +185,9 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", choices=sorted(cfg.DEVICE_PROFILES), default="cpu")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--no-isolation", action="store_true",
+                   help="run student code without namespaces when neither root nor unprivileged user "
+                        "namespaces are available (students can then read and change everything you can)")
     p.add_argument("--gradescope", metavar="FILE",
                    help="also write Gradescope's results.json for the one submission (otter's format)")
     p.set_defaults(fn=cmd_grade)

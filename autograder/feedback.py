@@ -3,10 +3,24 @@ the message written for students (never the hidden test's code), the notes on th
 cells, and the AI-use disclosures the grader found (which never change a score)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import course_config as cfg
 from autograder.results import CRASHED, INVALID, SubmissionResult, load_stored
+from autograder.sandbox.protocol import clean_text
+
+
+MAX_LINE = 600  # characters of one message in the feedback
+MAX_REPORT = 200_000  # characters of a whole feedback file
+_MARKDOWN = re.compile(r"([\\*_\[\]<>#|~!&{}+=-])")
+
+
+def safe(text, limit: int = MAX_LINE) -> str:
+    """Text from a submission (an exception's name and message, a printed value, a folder
+    name), made inert in Markdown and HTML: one line, capped, every markup character escaped."""
+    one_line = " / ".join(part.strip() for part in clean_text(text, limit).splitlines() if part.strip())
+    return _MARKDOWN.sub(r"\\\1", one_line)
 
 
 def _pts(x: float) -> str:
@@ -15,16 +29,16 @@ def _pts(x: float) -> str:
 
 def render(result: SubmissionResult) -> str:
     assignment = cfg.ASSIGNMENTS[result.assignment]
-    out = [f"# {assignment.title}: feedback for {result.student}", ""]
+    out = [f"# {assignment.title}: feedback for {safe(result.student, 100)}", ""]
     manual = f" + {_pts(result.manual_max)} graded by hand" if result.manual_max else ""
     out.append(f"**Autograded score: {_pts(result.score)} / {_pts(result.max_score)}**{manual}")
     out.append("")
     if result.status in (CRASHED, INVALID):
-        out += [f"> Your submission could not be run: {result.reason}.",
+        out += [f"> Your submission could not be run: {safe(result.reason)}.",
                 "> Every autograded question got 0 for this reason. Fix it, check that "
                 "*Kernel → Restart & Run All* works, and submit again.", ""]
     for note in result.notes:
-        out.append(f"- Note: {note}")
+        out.append(f"- Note: {safe(note)}")
     if result.notes:
         out.append("")
     for q in result.questions:
@@ -34,24 +48,27 @@ def render(result: SubmissionResult) -> str:
         mark = "full marks" if q.score == q.max_score else f"{_pts(q.score)} / {_pts(q.max_score)}"
         out += [f"## {q.title}: {mark}", ""]
         for note in q.notes:
-            out.append(f"- Your code: {note}")
+            out.append(f"- Your code: {safe(note)}")
         for check in q.checks:
             if check.passed:
                 out.append(f"- [x] {_describe(check.name)} ({_pts(check.max_points)} pt)")
             else:
-                out.append(f"- [ ] {_describe(check.name)} (0 / {_pts(check.max_points)} pt): {check.message}")
-            out += [f"    - {line}" for line in check.details]
+                out.append(f"- [ ] {_describe(check.name)} (0 / {_pts(check.max_points)} pt): {safe(check.message)}")
+            out += [f"    - {safe(line)}" for line in check.details[:20]]
         out.append("")
     out.append("## AI-use disclosures found")
     out.append("")
     if result.disclosures:
-        out += [f"- {d}" for d in result.disclosures]
+        out += [f"- {safe(d)}" for d in result.disclosures[:50]]
         out.append("")
         out.append("Thank you for marking AI-generated code as the course asks; this does not change your score.")
     else:
         out.append("None found. If you used AI to generate code, the course rule is to mark it with a comment.")
     out.append("")
-    return "\n".join(out)
+    text = "\n".join(out)
+    if len(text) > MAX_REPORT:
+        text = text[:MAX_REPORT] + "\n\n(the rest of this report was cut: it was too long)\n"
+    return text
 
 
 def _describe(check_name: str) -> str:
@@ -62,7 +79,7 @@ def write(result: SubmissionResult, feedback_dir: Path | None = None) -> Path:
     path = Path(feedback_dir or cfg.FEEDBACK_DIR) / result.student / f"{result.assignment}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(render(result))
+    tmp.write_bytes(render(result).encode("utf-8", "replace"))
     tmp.replace(path)
     return path
 

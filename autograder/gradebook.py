@@ -102,7 +102,8 @@ def rows(assignment_id: str, db_path: Path | None = None, results_dir: Path | No
                        manual="pending" if manual_pending else "done",
                        status=stored[student].status,
                        reason=stored[student].reason,
-                       ai_disclosures=len(stored[student].disclosures))
+                       ai_disclosures=len(stored[student].disclosures),
+                       suspicious="; ".join(stored[student].suspicious))
             table.append(row)
     return table
 
@@ -123,7 +124,8 @@ def to_text(assignment_id: str, table: list[dict]) -> str:
     qids = [q.id for q in assignment.questions]
     heads = ["student", *qids, "auto", "manual", "status", "AI"]
     lines = [[r["student"], *(_fmt(r[q]) for q in qids), f"{_fmt(r['auto'])}/{_fmt(r['auto_max'])}",
-              r["manual"], r["status"], str(r["ai_disclosures"])] for r in table]
+              r["manual"], r["status"] + (" SUSPICIOUS" if r.get("suspicious") else ""),
+              str(r["ai_disclosures"])] for r in table]
     widths = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(heads)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     title = f"{assignment.title}  ({len(table)} graded; max {_fmt(assignment.auto_points)} auto + {_fmt(assignment.manual_points)} manual)"

@@ -9,7 +9,9 @@ can point a student at the cell and line.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,16 +54,42 @@ def python_source(source: str) -> str:
     return "\n".join(_IPYTHON_LINE.sub(r"\1pass  # \2", line) for line in source.split("\n"))
 
 
+MAX_NOTEBOOK_BYTES = 200 * 2**20
+
+
+def read_submitted_file(path: Path) -> bytes:
+    """The bytes of a file a student handed in, never what a link points to: the file itself
+    and the two folders above it (`<student>/<assignment>/`) must not be symbolic links, and
+    it must be a plain file with no other name (no hard link to someone else's file)."""
+    for part in (path, path.parent, path.parent.parent):
+        if part.is_symlink():
+            raise NotebookError("the submission is a link to another file, not a notebook: "
+                                "submit the .ipynb file itself")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise NotebookError(f"could not read the file: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotebookError("the submission is not a plain file")
+        if info.st_nlink > 1:
+            raise NotebookError("the submission is a hard link to another file, not a copy of its own")
+        if info.st_size > MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(MAX_NOTEBOOK_BYTES + 1)
+    finally:
+        os.close(fd)
+
+
 def read_notebook(path: Path, question_ids: set[str] | None = None) -> list[Cell]:
     """Parse and validate `path`; return its cells.
 
     A cell belongs to a question if its nbgrader grade_id is that question's id, or else to
     the question of the next grade cell after it (a blank is followed by its check cell).
     """
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise NotebookError(f"could not read the file: {exc.strerror}") from None
+    raw = read_submitted_file(Path(path))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

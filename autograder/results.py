@@ -1,6 +1,7 @@
 """What grading one submission produces, and how it is stored as JSON beside the gradebook."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -77,11 +78,18 @@ class SubmissionResult:
 
 def write_json_atomic(path: Path, data) -> None:
     """Write `data` so that a crash leaves either the old file or the new one, never half."""
+    # Text a student's code produced may hold lone surrogates: replaced, never a crash.
+    payload = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8", "replace")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, ensure_ascii=False)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def stored_path(results_dir: Path, assignment: str, student: str) -> Path:
