@@ -126,6 +126,7 @@ HW2 = Assignment(
     title="HW2: CNN image classification on CIFAR-10 (PyTorch)",
     due="2025-10-22",
     notebook="hw2_cnn",
+    clean_probes=("reference_speed",),  # the reference loop re-timed where no student code ran
     questions=(
         Question("load_batch", "TODO1: read the CIFAR-10 python batches", {
             "test_batch_shapes_and_dtypes": 1,
@@ -273,6 +274,60 @@ HW3 = Assignment(
 )
 ASSIGNMENTS[HW3.id] = HW3
 
+# HW4 (week 13): quantizing a real pretrained Transformer, from absmax to int4.
+HW4 = Assignment(
+    id="hw4_quantization",
+    title="HW4: Quantizing a pretrained Transformer (absmax, zero point, int4)",
+    due="2025-12-10",
+    notebook="hw4_quantization",
+    # the probes load all-MiniLM-L6-v2 with its tokenizer in every student process
+    warm_imports=("numpy", "torch", "matplotlib", "transformers", "transformers.models.auto.modeling_auto",
+                  "transformers.models.auto.tokenization_auto", "transformers.models.bert.modeling_bert",
+                  "transformers.models.bert.tokenization_bert", "safetensors.torch"),
+    questions=(
+        Question("absmax", "TODO1: symmetric absmax quantization and dequantization", {
+            "test_absmax_known_scale_exact_integers": 2,
+            "test_absmax_scale_and_round_trip": 2,
+            "test_absmax_all_zero_tensor": 1,
+        }),
+        Question("zero_point", "TODO2: asymmetric (zero-point) quantization", {
+            "test_zero_point_is_an_integer_in_range": 2,
+            "test_asymmetric_exact_and_round_trip": 2,
+        }),
+        Question("per_channel", "TODO3: per-channel scales", {
+            "test_per_channel_scale_shape_and_values": 2,
+            "test_outlier_row_hurts_per_tensor_not_per_channel": 1,
+        }),
+        Question("packing", "TODO4: packing two int4 values into a byte", {
+            "test_pack_int4_bytes": 2,
+            "test_unpack_int4_values": 2,
+        }),
+        Question("quant_linear", "TODO5: QuantLinear", {
+            "test_quant_linear_storage": 2,
+            "test_quant_linear_int8_forward": 2,
+            "test_quant_linear_int4_forward": 2,
+        }),
+        Question("quantize_model", "TODO6: quantize_model", {
+            "test_quantize_model_replaces_every_linear": 2,
+            "test_quantize_model_output": 1,
+        }),
+        Question("size", "Threshold: bytes of all-MiniLM-L6-v2's linear weights at int8 and int4", {
+            "test_weight_bytes_int8": 1,
+            "test_weight_bytes_int4": 1,
+        }),
+        Question("fidelity", "Threshold: sentence embeddings and sentiment accuracy after quantization", {
+            "test_embedding_cosine_int8": 1,
+            "test_embedding_cosine_int4": 1,
+            "test_sentiment_accuracy_drop_int8": 1,
+        }),
+        Question("speed", "Threshold: speed of your QuantLinear against the float layer", {
+            "test_quant_linear_speed_ratio": 2,
+        }),
+        Question("written", "Written: which layers hurt most at int4, and why", manual_points=4),
+    ),
+)
+ASSIGNMENTS[HW4.id] = HW4
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -364,6 +419,29 @@ DEVICE_PROFILES["cuda"].budgets["hw3_attention"] = {
 DEVICE_PROFILES["cuda"].thresholds["hw3_attention"] = {"accuracy": 0.75, "max_speed_ratio": 2.0}
 DEVICE_PROFILES["cuda"].margins["hw3_attention"] = {"accuracy_below_reference": 0.05, "speed_ratio_floor": 2.0,
                                                     "speed_noise_factor": 1.5}
+
+# HW4's budgets and thresholds (appended to the profiles above). Size and fidelity are
+# properties of the model and the method, the same on every device; speed is a ratio, the
+# student's QuantLinear forward against the float nn.Linear it came from, on MiniLM's
+# feed-forward shape (384 -> 1536). On a CPU the forward dequantizes the weight (weight-only
+# quantization, what torch offers there without torch.ao): unpacking int4 costs more than the
+# matmul itself at this size, so the int4 limit only catches element-by-element Python loops.
+DEVICE_PROFILES["cpu"].budgets["hw4_quantization"] = {"speed_tokens": 128, "speed_calls": 5, "speed_repeats": 7}
+DEVICE_PROFILES["cpu"].thresholds["hw4_quantization"] = {
+    "min_bytes_ratio_int8": 3.9, "min_bytes_ratio_int4": 7.5, "min_cosine_int8": 0.99, "min_cosine_int4": 0.87,
+    "max_accuracy_drop_int8": 0.01, "max_speed_ratio_int8": 4.0, "max_speed_ratio_int4": 30.0}
+DEVICE_PROFILES["cpu"].margins["hw4_quantization"] = {
+    "cosine_below_reference_int4": 0.03, "speed_noise_factor": 2.0,
+    "speed_ratio_floor_int8": 4.0, "speed_ratio_floor_int4": 30.0}
+# Placeholders until `calibrate hw4_quantization --device cuda` runs on the grading GPU (int8
+# through torch._int_mm against the fp16 layer, on a larger batch).
+DEVICE_PROFILES["cuda"].budgets["hw4_quantization"] = {"speed_tokens": 4096, "speed_calls": 20, "speed_repeats": 7}
+DEVICE_PROFILES["cuda"].thresholds["hw4_quantization"] = {
+    "min_bytes_ratio_int8": 3.9, "min_bytes_ratio_int4": 7.5, "min_cosine_int8": 0.99, "min_cosine_int4": 0.87,
+    "max_accuracy_drop_int8": 0.01, "max_speed_ratio_int8": 2.0, "max_speed_ratio_int4": 10.0}
+DEVICE_PROFILES["cuda"].margins["hw4_quantization"] = {
+    "cosine_below_reference_int4": 0.03, "speed_noise_factor": 2.0,
+    "speed_ratio_floor_int8": 2.0, "speed_ratio_floor_int4": 10.0}
 
 # The instructor's copy of CIFAR-10, python version (torchvision's `cifar-10-batches-py`:
 # data_batch_1..5, test_batch, batches.meta). Grading on the GPU profile trains on it when it

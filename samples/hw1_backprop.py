@@ -53,6 +53,220 @@ MISTAKES = [
 
 
 # ---------------------------------------------------------------------------------------
+# More plausible mistakes, found by asking of every blank "what would a student get wrong that
+# the public check lets through?". Where a mistake leaves the rest of its question right, the
+# sample loses the one hidden check that catches it ("test_...").
+# ---------------------------------------------------------------------------------------
+TRAIN_LOOP = (
+    "    for epoch in range(epochs):\n        order = rng.permutation(len(X))\n        total = 0.0\n")
+MORE_MISTAKES = [
+    Sample('mistake_value_pow_grad', 'the local gradient of a ** n forgets the factor n (a ** (n - 1))',
+           edits=(('        return Value(self.data ** n, (self,), (n * self.data ** (n - 1),), f"**{n}")',
+                   '        return Value(self.data ** n, (self,), (self.data ** (n - 1),), f"**{n}")'),),
+           loses=('test_value_local_gradients', 'test_value_ops_with_plain_numbers')),
+    Sample('mistake_backward_order', 'backward walks the topological order forwards (leaves first), so no gradient has arrived yet',
+           edits=(('    for v in reversed(topo):\n', '    for v in topo:\n'),),
+           loses=('value_backward',)),
+    Sample('mistake_layers_accumulate', 'Linear.backward adds to the gradients of the previous call (+=): right once, wrong from the second step on',
+           edits=(('        self.dW = self.x.T @ dout\n        self.db = dout.sum(axis=0)\n',
+                   '        self.dW += self.x.T @ dout\n        self.db += dout.sum(axis=0)\n'),),
+           loses=('test_layers_backward', 'test_layer_stack_matches_torch')),
+    Sample('mistake_ce_log_of_softmax', 'cross-entropy as log(softmax) of the shifted logits: a probability that underflows to 0 gives log(0) = -inf',
+           edits=(('    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n',
+                   '    log_probs = np.log(np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True))\n'),),
+           loses=('test_loss_values',)),
+    Sample('mistake_mlp_backward_no_return', 'MLP.backward runs the layers but forgets to return dL/dx',
+           edits=(('            dout = layer.backward(dout)\n        return dout\n',
+                   '            dout = layer.backward(dout)\n'),),
+           loses=('test_mlp_gradients_match_torch',)),
+    Sample('mistake_numgrad_float32', 'numerical_gradient perturbs a copy of x in its own dtype: in float32, x + 1e-6 is x',
+           edits=(('    x = np.array(x, dtype=np.float64)  # a float64 copy: the caller\'s array is left alone\n',
+                   '    x = x.copy()\n'),),
+           loses=('test_numerical_gradient',)),
+    Sample('mistake_gradcheck_mean', 'gradient_check returns the MEAN relative error: one wrong entry among many goes unnoticed',
+           edits=(('    return rel_error(numerical_gradient(f, x, eps), analytic_grad)',
+                   '    num = numerical_gradient(f, x, eps)\n'
+                   '    return float(np.mean(np.abs(num - analytic_grad) / np.maximum(1e-8, np.abs(num) + np.abs(analytic_grad))))'),),
+           loses=('test_gradient_check_flags_wrong_gradient',)),
+    Sample('mistake_training_no_shuffle', 'train takes the batches in the given order: on data sorted by label it forgets the early classes',
+           edits=(('            idx = order[start:start + batch_size]\n',
+                   '            idx = np.arange(start, min(start + batch_size, len(X)))\n'),),
+           loses=('training',)),
+    Sample('mistake_training_last_batch_loss', "train records the loss of each epoch's last batch, not the epoch's mean",
+           edits=(('        losses.append(total / len(X))\n', '        losses.append(loss)\n'),),
+           loses=('test_training_loss_history',)),
+    Sample('mistake_training_sum_of_batches', "train records the sum of the batches' mean losses as the epoch's loss",
+           edits=(('            total += loss * len(idx)\n        losses.append(total / len(X))\n',
+                   '            total += loss\n        losses.append(total)\n'),),
+           loses=('test_training_loss_history',)),
+    Sample('mistake_training_total_not_reset', "the running total is set to 0 once, before the first epoch: later epochs' losses include the earlier ones",
+           edits=((TRAIN_LOOP, "    total = 0.0\n    for epoch in range(epochs):\n        order = rng.permutation(len(X))\n"),),
+           loses=('test_training_loss_history',)),
+    Sample('mistake_training_shuffle_once', 'train shuffles once, before the first epoch: every epoch sees the same order',
+           edits=((TRAIN_LOOP, "    order = rng.permutation(len(X))\n    for epoch in range(epochs):\n        total = 0.0\n"),),
+           loses=('test_training_loss_history',)),
+    Sample('mistake_training_drops_last_batch', 'train drops the last, smaller batch of every epoch: some examples are never trained on',
+           edits=(('        for start in range(0, len(X), batch_size):\n',
+                   '        for start in range(0, len(X) - batch_size + 1, batch_size):\n'),),
+           loses=('test_training_loss_history',)),
+    Sample('mistake_predict_scores', 'predict returns the largest logit of each row instead of its index',
+           edits=(('    return np.argmax(model.forward(X), axis=1)', '    return np.max(model.forward(X), axis=1)'),),
+           loses=('test_training_reaches_accuracy',)),
+]
+
+# ---------------------------------------------------------------------------------------
+# Correct answers in other styles: every blank written differently from the reference, twice
+# (loops instead of vectorized code, np.einsum, an explicit stack, Kahn's algorithm,
+# np.logaddexp, ...). Each must score full marks.
+# ---------------------------------------------------------------------------------------
+STYLE_A = (  # direct operations, an explicit-stack DFS, loops, np.logaddexp, a flat view, rng.shuffle
+    ('        return self * -1\n', '        return Value(-self.data, (self,), (-1.0,), "neg")\n'),
+    ('        return self + (-other)\n',
+     '        other = other if isinstance(other, Value) else Value(other)\n'
+     '        return Value(self.data - other.data, (self, other), (1.0, -1.0), "-")\n'),
+    ('        return self * other ** -1\n',
+     '        other = other if isinstance(other, Value) else Value(other)\n'
+     '        return Value(self.data / other.data, (self, other), (1.0 / other.data, -self.data / other.data ** 2), "/")\n'),
+    ('        return (-self) + other\n', '        return Value(other) - self\n'),
+    ('        return other * self ** -1', '        return Value(other) / self'),
+    ('        t = math.tanh(self.data)\n', '        t = 1.0 - 2.0 / (math.exp(2.0 * self.data) + 1.0)\n'),
+    ('        return Value(max(0.0, self.data), (self,), (1.0 if self.data > 0 else 0.0,), "relu")\n',
+     '        return Value(self.data if self.data > 0 else 0.0, (self,), (float(self.data > 0),), "relu")\n'),
+    ('    topo, visited = [], set()\n\n    def build(v):\n        if v not in visited:\n            visited.add(v)\n'
+     '            for child in v._children:\n                build(child)\n            topo.append(v)\n\n    build(self)\n',
+     '    topo, visited, stack = [], set(), [(self, False)]\n    while stack:  # depth-first, without recursion\n'
+     '        v, expanded = stack.pop()\n        if expanded:\n            topo.append(v)\n'
+     '        elif v not in visited:\n            visited.add(v)\n            stack.append((v, True))\n'
+     '            for child in v._children:\n                stack.append((child, False))\n'),
+    ('    for v in reversed(topo):\n        for child, local_grad in zip(v._children, v._local_grads):\n'
+     '            child.grad += local_grad * v.grad\n',
+     '    for v in topo[::-1]:\n        for i in range(len(v._children)):\n'
+     '            v._children[i].grad = v._children[i].grad + v._local_grads[i] * v.grad\n'),
+    ('        self.x = x\n        return x @ self.W + self.b\n',
+     '        self.x = x\n        out = np.empty((x.shape[0], self.W.shape[1]))\n        for i in range(x.shape[0]):\n'
+     '            out[i] = x[i] @ self.W + self.b\n        return out\n'),
+    ('        self.dW = self.x.T @ dout\n        self.db = dout.sum(axis=0)\n        return dout @ self.W.T',
+     '        self.dW = np.zeros_like(self.W)\n        self.db = np.zeros_like(self.b)\n'
+     '        dx = np.zeros(self.x.shape)\n        for i in range(dout.shape[0]):  # one example at a time\n'
+     '            self.dW += np.outer(self.x[i], dout[i])\n            self.db += dout[i]\n'
+     '            dx[i] = self.W @ dout[i]\n        return dx'),
+    ('        self.mask = x > 0\n        return np.where(self.mask, x, 0.0)\n',
+     '        self.x = x\n        return np.maximum(x, 0.0)\n'),
+    ('        return dout * self.mask\n', '        return np.where(self.x > 0, dout, 0.0)\n'),
+    ('        self.out = 1.0 / (1.0 + np.exp(-x))\n',
+     '        e = np.exp(-np.abs(x))  # never overflows\n        self.out = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))\n'),
+    ('        return dout * self.out * (1.0 - self.out)', '        s = self.out\n        return dout * (s - s * s)\n'),
+    ('    diff = pred - target\n    loss = float(np.mean(diff ** 2))\n    dpred = 2.0 * diff / diff.size\n    return loss, dpred\n',
+     '    loss = float(((pred - target) ** 2).sum() / pred.size)\n    return loss, (pred - target) * (2.0 / pred.size)\n'),
+    ('    n = logits.shape[0]\n    shifted = logits - logits.max(axis=1, keepdims=True)\n'
+     '    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n'
+     '    loss = float(-log_probs[np.arange(n), labels].mean())\n    dlogits = np.exp(log_probs)\n'
+     '    dlogits[np.arange(n), labels] -= 1.0\n    dlogits /= n\n    return loss, dlogits',
+     '    n = len(labels)\n    lse = np.logaddexp.reduce(logits, axis=1)  # log(sum(exp(row))), stable\n'
+     '    loss = float(np.mean(lse - logits[np.arange(n), labels]))\n'
+     '    onehot = np.eye(logits.shape[1])[labels]\n    return loss, (np.exp(logits - lse[:, None]) - onehot) / n\n'),
+    ('        for layer in self.layers:\n            x = layer.forward(x)\n        return x\n',
+     '        h = x\n        for i in range(len(self.layers)):\n            h = self.layers[i].forward(h)\n        return h\n'),
+    ('        for layer in reversed(self.layers):\n            dout = layer.backward(dout)\n        return dout\n',
+     '        for i in range(len(self.layers) - 1, -1, -1):\n            dout = self.layers[i].backward(dout)\n        return dout\n'),
+    ('        params = []\n        for layer in self.layers:\n            if isinstance(layer, Linear):\n'
+     '                params.append((layer.W, layer.dW))\n                params.append((layer.b, layer.db))\n        return params\n',
+     '        return [pair for layer in self.layers if hasattr(layer, "W")\n'
+     '                for pair in ((layer.W, layer.dW), (layer.b, layer.db))]\n'),
+    ('    for p, g in params:\n        p -= lr * g', '    for p, g in params:\n        p[...] = p - lr * g\n'),
+    ('    x = np.array(x, dtype=np.float64)  # a float64 copy: the caller\'s array is left alone\n'
+     '    grad = np.zeros_like(x)\n    for i in np.ndindex(x.shape):\n        old = x[i]\n        x[i] = old + eps\n'
+     '        fp = float(f(x))\n        x[i] = old - eps\n        fm = float(f(x))\n        x[i] = old\n'
+     '        grad[i] = (fp - fm) / (2 * eps)\n    return grad\n',
+     '    x = np.array(x, dtype=np.float64)\n    flat = x.reshape(-1)  # a view: writing flat[i] changes x\n'
+     '    grad = np.zeros(flat.size)\n    for i in range(flat.size):\n        old = flat[i]\n'
+     '        flat[i] = old + eps\n        fp = f(x)\n        flat[i] = old - eps\n        fm = f(x)\n'
+     '        flat[i] = old\n        grad[i] = (fp - fm) / (2 * eps)\n    return grad.reshape(x.shape)\n'),
+    ('    return rel_error(numerical_gradient(f, x, eps), analytic_grad)',
+     '    num = numerical_gradient(f, x, eps)\n    a = np.asarray(analytic_grad, dtype=np.float64)\n'
+     '    return float(np.max(np.abs(num - a) / np.maximum(1e-8, np.abs(num) + np.abs(a))))'),
+    ('    rng = np.random.default_rng(seed)\n    losses = []\n' + TRAIN_LOOP +
+     '        for start in range(0, len(X), batch_size):\n            idx = order[start:start + batch_size]\n'
+     '            logits = model.forward(X[idx])\n            loss, dlogits = softmax_cross_entropy(logits, y[idx])\n'
+     '            model.backward(dlogits)\n            sgd_step(model.parameters(), lr)\n'
+     '            total += loss * len(idx)\n        losses.append(total / len(X))\n    return losses\n',
+     '    rng = np.random.default_rng(seed)\n    indices = np.arange(len(X))\n    history = []\n'
+     '    for _ in range(epochs):\n        rng.shuffle(indices)  # in place, a new order every epoch\n'
+     '        batch_losses, batch_sizes = [], []\n'
+     '        for batch in np.split(indices, range(batch_size, len(X), batch_size)):\n'
+     '            loss, grad = softmax_cross_entropy(model.forward(X[batch]), y[batch])\n'
+     '            model.backward(grad)\n            sgd_step(model.parameters(), lr)\n'
+     '            batch_losses.append(loss)\n            batch_sizes.append(len(batch))\n'
+     '        history.append(float(np.average(batch_losses, weights=batch_sizes)))\n    return history\n'),
+    ('    return np.argmax(model.forward(X), axis=1)',
+     '    return np.array([int(np.argmax(row)) for row in model.forward(X)])'),
+)
+
+STYLE_B = (  # np.einsum, Kahn's algorithm, row-by-row cross-entropy, np.nditer, shuffled copies
+    ('        e = math.exp(self.data)\n        return Value(e, (self,), (e,), "exp")\n',
+     '        return Value(np.exp(self.data), (self,), (np.exp(self.data),), "exp")\n'),
+    ('        return Value(self.data ** n, (self,), (n * self.data ** (n - 1),), f"**{n}")\n',
+     '        return Value(math.pow(self.data, n), (self,), (n * math.pow(self.data, n - 1),), "pow")\n'),
+    ('        return (-self) + other\n', '        return -(self - other)\n'),
+    ('    topo, visited = [], set()\n\n    def build(v):\n        if v not in visited:\n            visited.add(v)\n'
+     '            for child in v._children:\n                build(child)\n            topo.append(v)\n\n    build(self)\n',
+     "    # Kahn's algorithm: count how many nodes use each node; a node is ready once all its users are done\n"
+     '    nodes, stack, seen = [], [self], {id(self)}\n    while stack:\n        v = stack.pop()\n        nodes.append(v)\n'
+     '        for child in v._children:\n            if id(child) not in seen:\n                seen.add(id(child))\n'
+     '                stack.append(child)\n    users = {id(v): 0 for v in nodes}\n    for v in nodes:\n'
+     '        for child in v._children:\n            users[id(child)] += 1\n    ready, order = [self], []\n'
+     '    while ready:\n        v = ready.pop()\n        order.append(v)\n        for child in v._children:\n'
+     '            users[id(child)] -= 1\n            if users[id(child)] == 0:\n                ready.append(child)\n'
+     '    topo = order[::-1]\n'),
+    ('        self.x = x\n        return x @ self.W + self.b\n',
+     '        self.x = x.copy()\n        return np.einsum("ni,io->no", x, self.W) + self.b\n'),
+    ('        self.dW = self.x.T @ dout\n        self.db = dout.sum(axis=0)\n        return dout @ self.W.T',
+     '        self.dW = np.einsum("ni,no->io", self.x, dout)\n        self.db = np.einsum("no->o", dout)\n'
+     '        return np.einsum("no,io->ni", dout, self.W)'),
+    ('        self.mask = x > 0\n        return np.where(self.mask, x, 0.0)\n',
+     '        self.mask = (x > 0).astype(np.float64)\n        return x * self.mask\n'),
+    ('        self.out = 1.0 / (1.0 + np.exp(-x))\n', '        self.out = 0.5 * (1.0 + np.tanh(0.5 * x))\n'),
+    ('    diff = pred - target\n    loss = float(np.mean(diff ** 2))\n    dpred = 2.0 * diff / diff.size\n    return loss, dpred\n',
+     '    n_elements = np.prod(pred.shape)\n    diff = np.subtract(pred, target)\n'
+     '    return float(np.einsum("ij,ij->", diff, diff) / n_elements), 2.0 * diff / n_elements\n'),
+    ('    n = logits.shape[0]\n    shifted = logits - logits.max(axis=1, keepdims=True)\n'
+     '    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n'
+     '    loss = float(-log_probs[np.arange(n), labels].mean())\n    dlogits = np.exp(log_probs)\n'
+     '    dlogits[np.arange(n), labels] -= 1.0\n    dlogits /= n\n    return loss, dlogits',
+     '    n = logits.shape[0]\n    loss = 0.0\n    dlogits = np.zeros(logits.shape)\n    for i in range(n):  # one row at a time\n'
+     '        row = logits[i] - np.max(logits[i])\n        log_z = np.log(np.sum(np.exp(row)))\n'
+     '        loss -= row[labels[i]] - log_z\n        dlogits[i] = np.exp(row - log_z)\n'
+     '        dlogits[i, labels[i]] -= 1.0\n    return float(loss / n), dlogits / n\n'),
+    ('    for p, g in params:\n        p -= lr * g', '    for p, g in params:\n        np.subtract(p, lr * g, out=p)\n'),
+    ('    x = np.array(x, dtype=np.float64)  # a float64 copy: the caller\'s array is left alone\n'
+     '    grad = np.zeros_like(x)\n    for i in np.ndindex(x.shape):\n',
+     '    x = x.astype(np.float64)  # astype copies\n    grad = np.zeros_like(x)\n'
+     '    it = np.nditer(x, flags=["multi_index"])\n    for _ in it:\n        i = it.multi_index\n'),
+    ('    rng = np.random.default_rng(seed)\n    losses = []\n' + TRAIN_LOOP +
+     '        for start in range(0, len(X), batch_size):\n            idx = order[start:start + batch_size]\n'
+     '            logits = model.forward(X[idx])\n            loss, dlogits = softmax_cross_entropy(logits, y[idx])\n'
+     '            model.backward(dlogits)\n            sgd_step(model.parameters(), lr)\n'
+     '            total += loss * len(idx)\n        losses.append(total / len(X))\n    return losses\n',
+     '    rng = np.random.default_rng(seed)\n    history = []\n    for epoch in range(epochs):\n'
+     '        perm = rng.permutation(len(X))\n        X_shuffled, y_shuffled = X[perm], y[perm]\n'
+     '        epoch_losses = []\n        start = 0\n        while start < len(X):\n'
+     '            xb, yb = X_shuffled[start:start + batch_size], y_shuffled[start:start + batch_size]\n'
+     '            loss, dlogits = softmax_cross_entropy(model.forward(xb), yb)\n'
+     '            model.backward(dlogits)\n            sgd_step(model.parameters(), lr)\n'
+     '            epoch_losses.append(loss)\n            start += batch_size\n'
+     '        history.append(np.mean(epoch_losses))  # the mean of the batch means\n    return history\n'),
+    ('    return np.argmax(model.forward(X), axis=1)', '    return model.forward(X).argmax(1)'),
+)
+
+STYLES = [
+    Sample('style_a_loops', 'every blank right in another style: direct operations, an explicit-stack DFS, loops, np.logaddexp, rng.shuffle',
+           edits=STYLE_A, loses=()),
+    Sample('style_b_einsum', "every blank right in a third style: np.einsum, Kahn's algorithm, row-by-row cross-entropy, np.nditer",
+           edits=STYLE_B, loses=()),
+]
+
+
+# ---------------------------------------------------------------------------------------
 # Bad input: the run goes on, only what the fault touches gets zero, with a reason.
 # ---------------------------------------------------------------------------------------
 GRAD_CHECK_CELL = "def numerical_gradient(f, x, eps=1e-6):\n"
@@ -168,4 +382,4 @@ for fd in range(3, 64):
 ]
 
 
-SAMPLES = ENDS + MISTAKES + BAD + CHEATS
+SAMPLES = ENDS + MISTAKES + MORE_MISTAKES + STYLES + BAD + CHEATS

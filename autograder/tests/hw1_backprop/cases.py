@@ -215,6 +215,10 @@ def layer_case() -> dict:
         "W2": rng.standard_normal((8, 3)) * 0.7,
         "b2": rng.standard_normal(3) * 0.5,
         "dout2": rng.standard_normal((6, 3)),
+        # an earlier backward through the same layers, before the one that is judged: a layer
+        # must set its gradients from each call's dout alone, not add to the last call's
+        "dout_before": rng.standard_normal((7, 4)),
+        "dout2_before": rng.standard_normal((6, 3)),
     }
     case["z"][np.abs(case["z"]) < 1e-3] = 0.5  # keep away from the kink of ReLU
     return case
@@ -323,3 +327,20 @@ def digits_inputs():
 def digits_test_labels() -> np.ndarray:
     """Judge side only: the labels of the held-out test images."""
     return _digits()[1][N_TRAIN:]
+
+
+# The bookkeeping of train(), seen through a stand-in model: `spy_case()` gives train() n
+# examples whose first feature is the example's index, and the stand-in returns fixed logits for
+# each index and learns nothing, so every batch's loss is known in advance. The probe records
+# which examples each update step used and the loss of each step; the judge checks that every
+# epoch visits each example once, in a new order, and that each epoch's loss is the mean over
+# its examples.
+SPY = {"n": 90, "classes": 5, "epochs": 3, "batch_size": 16, "seed": 41}
+
+
+def spy_case() -> dict:
+    rng = np.random.default_rng(9191)
+    n, classes = SPY["n"], SPY["classes"]
+    X = np.column_stack([np.arange(n, dtype=np.float64), rng.uniform(0.0, 1.0, size=(n, 3))])
+    return {"X": X, "y": rng.integers(0, classes, size=n),
+            "logits": rng.normal(0.0, 1.5, size=(n, classes))}

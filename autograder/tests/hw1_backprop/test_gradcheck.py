@@ -84,5 +84,5 @@ def test_gradient_check_flags_wrong_gradient(student):
         "rel_error")
     err = got["wrong"]
     assert math.isfinite(err) and err > 1e-4 and err > expected_wrong / 10, (
-        f"gradient_check reports {err:.1e} for a gradient with one entry off by 1% (it should be about "
-        f"{expected_wrong:.1e}): return the MAX relative error over all entries")
+        f"gradient_check reports {err:.1e} for a gradient with one entry off by 1%, far less than "
+        "that entry's own relative error: return the MAX relative error over all entries")

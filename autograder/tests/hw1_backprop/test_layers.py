@@ -8,10 +8,16 @@ from autograder.tests.hw1_backprop import cases
 from autograder.tests.hw1_backprop.oracle import close, compare, numpy, tensor
 
 
-def reference_linear(k):
+ACCUMULATES = ("{layer}.backward adds this call's gradients to those of the previous call: after "
+               "two backward passes {what} is the sum of both. Each backward must set the gradients "
+               "from its own dout alone (self.dW = ..., not self.dW += ...); only a Value used twice "
+               "inside ONE graph accumulates")
+
+
+def reference_linear(k, dout="dout"):
     x, W, b = tensor(k["x"]), tensor(k["W"]), tensor(k["b"])
     out = x @ W + b
-    out.backward(tensor(k["dout"], grad=False))
+    out.backward(tensor(k[dout], grad=False))
     return {"out": numpy(out), "dx": numpy(x.grad), "dW": numpy(W.grad), "db": numpy(b.grad)}
 
 
@@ -54,8 +60,12 @@ def test_layers_backward(student):
     ref = reference_linear(k)
     grads = got["linear_grads"]
 
+    before = reference_linear(k, "dout_before")
     problem = compare("Linear.backward's dx", grads["dx"], ref["dx"])
     assert problem is None, f"{problem}: dx = dout @ W.T"
+    for name in ("dW", "db"):
+        if close(grads[name], ref[name] + before[name]):
+            raise AssertionError(ACCUMULATES.format(layer="Linear", what=name))
     dW = np.asarray(grads["dW"])
     if dW.shape == ref["dW"].T.shape and dW.shape != ref["dW"].shape:
         raise AssertionError(f"Linear.backward: dW has shape {dW.shape} but W has shape "
@@ -94,14 +104,23 @@ def test_layers_backward(student):
     assert problem is None, f"{problem}: dx = dout * s * (1 - s), with s the output saved by forward"
 
 
-def test_layer_stack_matches_torch(student):
-    got = student("layers")["stack"]
-    k = cases.layer_case()
+def reference_stack(k, dout):
     x = tensor(k["x2"])
     W1, b1, W2, b2 = (tensor(k[n]) for n in ("W1", "b1", "W2", "b2"))
     out = torch.sigmoid(torch.relu(x @ W1 + b1) @ W2 + b2)
-    out.backward(tensor(k["dout2"], grad=False))
-    stack = "in the stack Linear(5, 8) -> ReLU -> Linear(8, 3) -> Sigmoid"
+    out.backward(tensor(k[dout], grad=False))
+    return out, x, W1, b1, W2, b2
+
+
+def test_layer_stack_matches_torch(student):
+    got = student("layers")["stack"]
+    k = cases.layer_case()
+    out, x, W1, b1, W2, b2 = reference_stack(k, "dout2")
+    _, _, W1_, b1_, W2_, b2_ = reference_stack(k, "dout2_before")
+    stack = "in the stack Linear(5, 8) -> ReLU -> Linear(8, 3) -> Sigmoid, run forward and backward twice"
+    for key, now, earlier in (("dW1", W1, W1_), ("db1", b1, b1_), ("dW2", W2, W2_), ("db2", b2, b2_)):
+        if close(got[key], numpy(now.grad) + numpy(earlier.grad)):
+            raise AssertionError(f"{stack}: " + ACCUMULATES.format(layer="Linear", what=key[:2]))
     for name, key, expected in (("the output", "out", out), ("dW of the second Linear", "dW2", W2.grad),
                                 ("db of the second Linear", "db2", b2.grad),
                                 ("dW of the first Linear", "dW1", W1.grad),

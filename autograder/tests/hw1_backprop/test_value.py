@@ -59,6 +59,11 @@ def near(got: float, expected: float, tol: float = 1e-9) -> bool:
     return math.isfinite(got) and abs(got - expected) <= tol * max(1.0, abs(expected))
 
 
+# Messages never quote a hidden input or an expected value (a student could hard-code them on a
+# resubmission): they name the operation, what is wrong with it, and on what kind of input.
+INPUTS = "on hidden inputs (a and b of either sign, c > 0)"
+
+
 def test_value_forward_ops(student):
     rows = student("value_ops")["rows"]
     for (a, b, c), row in zip(cases.value_points(), rows, strict=True):
@@ -66,9 +71,7 @@ def test_value_forward_ops(student):
             got = row[expr]["data"]
             expected, _ = torch_value(fn, a, b, c)
             hint = f" ({FORWARD_HINTS[expr]})" if expr in FORWARD_HINTS else ""
-            assert near(got, expected), (
-                f"Value: {expr} with a = {a:.4g}, b = {b:.4g}, c = {c:.4g} gives data = {got:.6g}, "
-                f"expected {expected:.6g}{hint}")
+            assert near(got, expected), f"Value: {expr} computes a wrong data {INPUTS}{hint}"
 
 
 def test_value_local_gradients(student):
@@ -79,9 +82,8 @@ def test_value_local_gradients(student):
             _, expected = torch_value(fn, a, b, c)
             for name, g, e in zip("abc", got, expected, strict=True):
                 assert near(g, e), (
-                    f"Value: the gradient of {expr} with respect to {name} (at a = {a:.4g}, "
-                    f"b = {b:.4g}, c = {c:.4g}) is {g:.6g}, expected {e:.6g}: check the local "
-                    f"gradients your operations store ({GRAD_HINTS[expr]})")
+                    f"Value: the gradient of {expr} with respect to {name} is wrong {INPUTS}: check "
+                    f"the local gradients your operations store ({GRAD_HINTS[expr]})")
 
 
 def test_value_ops_with_plain_numbers(student):
@@ -92,7 +94,8 @@ def test_value_ops_with_plain_numbers(student):
             expected, (grad,) = torch_value(fn, v)
             hint = f" ({PLAIN_HINTS[expr]})" if expr in PLAIN_HINTS else ""
             assert near(got["data"], expected), (
-                f"Value: {expr} with v = {v:.4g} gives {got['data']:.6g}, expected {expected:.6g}{hint}")
+                f"Value: {expr} computes a wrong value for a Value v and plain numbers{hint}")
             assert near(got["grad"], grad), (
-                f"Value: d({expr})/dv at v = {v:.4g} is {got['grad']:.6g}, expected {grad:.6g}: "
-                f"the plain number must become a constant Value{hint}")
+                f"Value: {expr} has the right value but a wrong gradient d/dv: the plain number must "
+                "become a constant Value, and every operation it is made of must store the right "
+                "local gradients (see the local-gradient check of the operations)")
