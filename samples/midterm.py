@@ -104,6 +104,45 @@ FIXES_B = (
      "        last = states.gather(1, index).squeeze(1)\n"),
 )
 
+FIXES_C = (
+    # ex1: clear the gradients by dropping them (set to None) right after each step
+    ("                optimizer.step()\n                optimizer.zero_grad()\n",
+     "                optimizer.step()\n                for p in model.parameters():\n                    p.grad = None\n"),
+    # ex2: the same decay as milestones
+    ("StepLR(optimizer, step_size=step_size, gamma=gamma)",
+     "MultiStepLR(optimizer, milestones=list(range(step_size, epochs, step_size)), gamma=gamma)"),
+    # ex3: the functional cross-entropy on the logits
+    ("            loss = loss_fn(logits, yb)\n", "            loss = F.cross_entropy(logits, yb)\n"),
+    # ex4: probabilities as the exponential of the log-softmax
+    ("    probs = F.softmax(logits, dim=1)\n", "    probs = F.log_softmax(logits, dim=1).exp()\n"),
+    # ex5: every module out of training mode, one by one
+    ("def evaluate(model, loader):\n    model.eval()\n",
+     "def evaluate(model, loader):\n    for module in model.modules():\n        module.train(False)\n"),
+    # ex6: a loader that says it does not shuffle
+    ("    loader = DataLoader(dataset, batch_size=batch_size)\n",
+     "    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)\n"),
+    # ex7: dropout's training flag passed by position
+    ("        x = F.dropout(x, p=self.p, training=self.training)\n",
+     "        x = nn.functional.dropout(x, self.p, self.training)\n"),
+    # ex8: the state dict of a deep copy of the model
+    ("val_loss, copy.deepcopy(model.state_dict()), 0", "val_loss, copy.deepcopy(model).state_dict(), 0"),
+    # ex9: keyword arguments, batch first
+    ("        self.gru = nn.GRU(embed_dim, hidden, batch_first=True)\n",
+     "        self.gru = nn.GRU(input_size=embed_dim, hidden_size=hidden, num_layers=1, batch_first=True)\n"),
+    # ex10: each review's last real step, one review at a time
+    ("        last = states[torch.arange(len(ids)), lengths - 1]\n",
+     "        last = torch.stack([states[i, int(lengths[i]) - 1] for i in range(len(ids))])\n"),
+)
+
+# Numeric concept answers written as whatever the visible check accepts as a number: a tensor
+# (F.cross_entropy itself for c3), a NumPy scalar, an int tensor. Judged by value.
+CONCEPTS_AS_VALUES = (
+    ('"c1": 0.561,', '"c1": np.float64(0.9 ** 0 * 0.1 + (0.9 + 1) * 0.1 + (0.81 + 0.9 + 1) * 0.1),'),
+    ('"c3": 0.2395,', '"c3": F.cross_entropy(torch.tensor([[2.0, 0.0, 0.0]]), torch.tensor([0])),'),
+    ('"c6": 896,', '"c6": sum(p.numel() for p in nn.Conv2d(3, 32, kernel_size=3).parameters()),'),
+    ('"c10": 640,', '"c10": torch.tensor(640),'),
+)
+
 # ---------------------------------------------------------------------------------------
 # Plausible wrong fixes: each makes its exercise's visible check pass and leaves the bug.
 # ---------------------------------------------------------------------------------------
@@ -161,6 +200,9 @@ SAMPLES = [
     Sample("blank_release", "the release exactly as handed out: every bug in place, no answers", base="blank", loses=ALL),
     Sample("fixes_a", "a different correct fix for every exercise (set A)", edits=FIXES_A, loses=()),
     Sample("fixes_b", "a third correct fix for every exercise (set B)", edits=FIXES_B, loses=()),
+    Sample("fixes_c", "a fourth correct fix for every exercise (set C)", edits=FIXES_C, loses=()),
+    Sample("concepts_as_values", "right numeric answers given as a tensor (F.cross_entropy for c3), a NumPy scalar, a computed count",
+           edits=CONCEPTS_AS_VALUES, loses=()),
     *WRONG,
     Sample("concepts_lenient", "right answers written loosely: lower-case letters, numbers as text, rounded",
            edits=(('"c1": 0.561,', '"c1": "0.56",'), ('"c2": "C",', '"c2": " c",'), ('"c3": 0.2395,', '"c3": 0.24,'),
