@@ -87,22 +87,23 @@ class Sandbox:
             return None
         return SLOT_UID_BASE + (os.getpid() % 50000) * 16 + slot % 16
 
-    def run(self, cells, names, timeouts: dict, slot: int = 0):
-        """A `supervisor.RunReport` for this run."""
+    def run(self, cells, names, timeouts: dict, slot: int = 0, policy: Policy | None = None):
+        """A `supervisor.RunReport` for this run (`policy`: this run's own, if not the default)."""
         from autograder.sandbox import supervisor
 
         uid = self.slot_uid(slot)
+        policy = policy or self.policy
         new_root = tempfile.mkdtemp(prefix="grade-")
         try:
             if self.mode == "none":
                 os.chmod(new_root, 0o700)
             job = {"mode": self.mode, "uid": uid, "suite": self.suite, "suite_path": self.suite_path,
-                   "new_root": new_root, "env": dict(self.policy.env),
-                   "policy": {k: v for k, v in asdict(self.policy).items() if k != "env"}}
-            job["policy"]["visible"] = list(self.policy.visible)
-            limits = {k: getattr(self.policy, k) for k in ("load_timeout_s", "load_total_s", "check_timeout_s",
-                                                            "submission_timeout_s")}
-            limits["memory_mb"] = self.policy.memory_mb
+                   "new_root": new_root, "env": dict(policy.env),
+                   "policy": {k: v for k, v in asdict(policy).items() if k != "env"}}
+            job["policy"]["visible"] = list(policy.visible)
+            limits = {k: getattr(policy, k) for k in ("load_timeout_s", "load_total_s", "check_timeout_s",
+                                                       "submission_timeout_s")}
+            limits["memory_mb"] = policy.memory_mb
             return supervisor.run(self.zygote, job, cells, names, timeouts, limits, uid)
         finally:
             shutil.rmtree(new_root, ignore_errors=True)
