@@ -74,7 +74,6 @@ def main() -> None:
 
     assignment = cfg.ASSIGNMENTS[args.assignment]
     notebook = cfg.SAMPLES_DIR / "submitted" / args.sample / assignment.id / f"{assignment.notebook}.ipynb"
-    grading.warm_up()
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         scratch = Path(scratch)
         copies = []
