@@ -57,6 +57,10 @@ class Assignment:
     # reads their data as "clean:<probe name>" (e.g. the reference timed where the student's
     # code cannot reach it).
     clean_probes: tuple[str, ...] = ()
+    # Data files of installed packages that the student's process must not read (the public
+    # copy of a held-out set: "package/relative/path"). The hidden suite's `prepare()` reads
+    # what it needs of them before the student's code runs; then they are empty.
+    hidden_files: tuple[str, ...] = ()
 
     @property
     def auto_points(self) -> float:
@@ -84,6 +88,7 @@ HW1 = Assignment(
     notebook="hw1_backprop",
     warm_imports=("numpy", "matplotlib"),
     forbidden_modules=("torch", "torchvision", "tensorflow", "jax", "keras"),
+    hidden_files=("sklearn/datasets/data/digits.csv.gz",),  # the held-out digits of `training`
     questions=(
         Question("value_ops", "TODO1: operations of the scalar Value", {
             "test_value_forward_ops": 2,

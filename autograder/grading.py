@@ -23,7 +23,7 @@ from autograder.notebook import NotebookError, read_notebook
 from autograder.probe import Failed
 from autograder.results import (CRASHED, ERROR, GRADED, INVALID, CheckResult, QuestionResult,
                                 SubmissionResult)
-from autograder.sandbox import Policy, Sandbox, choose_mode, masked_packages, protocol
+from autograder.sandbox import Policy, Sandbox, choose_mode, masked_packages, package_files, protocol
 from autograder.sandbox.zygote import Zygote, ZygoteError
 
 JUDGE_IMPORTS = ("numpy", "torch", "pytest", "_pytest.debugging", "_pytest.faulthandler",
@@ -77,6 +77,7 @@ def policy(assignment: cfg.Assignment | None = None, device: str = "cpu") -> Pol
         output_kb=limits.output_kb, max_processes=limits.max_processes,
         visible=visible_paths(assignment.id if assignment else None, device),
         masked=masked_packages(assignment.forbidden_modules, assignment.title) if assignment else {},
+        hidden_files=package_files(assignment.hidden_files) if assignment else (),
         env=student_env(device))
 
 

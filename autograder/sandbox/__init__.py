@@ -72,6 +72,7 @@ class Policy:
     scratch_mb: int = 512  # size of the private /tmp and /dev/shm the student's code may write to
     visible: tuple[str, ...] = ()  # host paths the student's process sees, read-only
     masked: dict = field(default_factory=dict)  # package dir -> __init__.py text (forbidden)
+    hidden_files: tuple[str, ...] = ()  # files that read as empty (a held-out set's public copy)
     env: dict = field(default_factory=dict)  # the student's process's whole environment
 
 
@@ -104,6 +105,7 @@ class Sandbox:
                    "new_root": new_root, "env": dict(policy.env),
                    "policy": {k: v for k, v in asdict(policy).items() if k != "env"}}
             job["policy"]["visible"] = list(policy.visible)
+            job["policy"]["hidden_files"] = list(policy.hidden_files)
             limits = {k: getattr(policy, k) for k in ("load_timeout_s", "load_total_s", "check_timeout_s",
                                                        "submission_timeout_s")}
             limits["memory_mb"] = policy.memory_mb
@@ -119,6 +121,24 @@ class Sandbox:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def package_files(relative_paths) -> tuple[str, ...]:
+    """"package/inner/file" -> the absolute path of that file in the installed package."""
+    import importlib.util
+
+    found = []
+    for relative in relative_paths:
+        top, _, rest = relative.partition("/")
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            path = Path(location, rest).resolve()
+            if path.is_file():
+                found.append(str(path))
+    return tuple(found)
 
 
 def masked_packages(modules, assignment_title: str) -> dict:

@@ -125,9 +125,13 @@ def main(job: dict, chan: int) -> None:
     if mode != "none":
         mounts.enter_namespaces(as_root=(mode == "root"))
         _enter_pid_namespace(chan)
-    probes = probes_of(importlib.import_module(job["suite"]))  # before the suites are out of sight
+    suite = importlib.import_module(job["suite"])  # before the suites are out of sight
+    probes = probes_of(suite)
+    if hasattr(suite, "prepare"):  # reads what the probes need of files the student may not see
+        suite.prepare()
     if mode != "none":
-        mounts.build_root(job["new_root"], policy["visible"], policy["masked"], policy["scratch_mb"])
+        mounts.build_root(job["new_root"], policy["visible"], policy["masked"], policy["scratch_mb"],
+                          policy.get("hidden_files", ()))
     _drop_privileges(mode, job.get("uid"), policy)
     _limit_resources(policy, mode)
     scratch = "/tmp" if mode != "none" else job["new_root"]

@@ -135,12 +135,12 @@ def _outermost(paths) -> list[Path]:
     return [p for p in paths if not any(q in p.parents for q in paths)]
 
 
-def build_root(root: Path, visible, masked: dict, scratch_mb: int) -> None:
+def build_root(root: Path, visible, masked: dict, scratch_mb: int, hidden_files=()) -> None:
     """Make `root` (an empty directory) the student's whole file system and switch to it.
 
     `visible`: host paths bound read-only at the same place (outermost ones win);
     `masked`: directory -> text of an `__init__.py` mounted over it (a package the assignment
-    forbids: importing it raises that text)."""
+    forbids: importing it raises that text); `hidden_files`: files that read as empty."""
     root = Path(root)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
     for path in SYSTEM_PATHS:
@@ -155,6 +155,10 @@ def build_root(root: Path, visible, masked: dict, scratch_mb: int) -> None:
             mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
             (target / "__init__.py").write_text(text)
             mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for path in hidden_files:
+        target = Path(str(root) + str(path))
+        if target.is_file():
+            mount("/dev/null", target, None, MS_BIND)
     for place in ("tmp", "dev", "proc", ".old"):
         (root / place).mkdir(exist_ok=True)
     (root / "tmp").chmod(0o1777)

@@ -15,6 +15,12 @@ from autograder.probe import Failed, attempt, probe
 from autograder.tests.hw1_backprop import cases
 
 
+def prepare():
+    """Before the student's code runs: read the digits, whose public file the student's process
+    cannot read (course_config.HW1.hidden_files: it holds the held-out labels)."""
+    cases.digits_inputs()
+
+
 def tried(label: str, fn, *args, **kwargs):
     """attempt(), with a label saying which call of the student's code failed."""
     result = attempt(fn, *args, **kwargs)
