@@ -10,10 +10,8 @@ from __future__ import annotations
 import math
 import statistics
 
-import numpy as np
-
 from assignments.timing import paired_ratio
-from autograder.tests.hw2_cnn import cases, probes
+from autograder.tests.hw2_cnn import cases, probes, reference
 
 ACCURACY_SEEDS = (cases.BUDGET_SEED, 11, 12)
 SPEED_RUNS = 3
@@ -21,14 +19,15 @@ SPEED_RUNS = 3
 
 def measure(sub, device: str, log=print) -> dict:
     plan = cases.budget(device)
-    labels = cases.budget_data(plan, with_test_labels=True)[3]
+    images, labels = cases.budget_test(plan)
+    images = cases.normalized(images)
     accuracies, epoch_seconds = [], []
     for seed in ACCURACY_SEEDS:
         got = probes.accuracy(sub, seed=seed)
         run = got["run"]
         if isinstance(run, probes.Failed):
             raise RuntimeError(f"the reference failed the accuracy probe: {run.message}")
-        accuracies.append(float(np.mean(run["predictions"] == labels)))
+        accuracies.append(reference.accuracy_of(run["weights"], images, labels))
         epoch_seconds += run["seconds"]
         log(f"  accuracy budget, seed {seed}: {accuracies[-1]:.4f} ({plan['dataset']}, "
             f"{plan['train_images']} images x {plan['epochs']} epochs, {sum(run['seconds']):.1f} s)")

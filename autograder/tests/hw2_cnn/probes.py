@@ -4,6 +4,12 @@ They run in the student's sandbox, compare nothing and know no expected value. T
 the loops run on the CPU whatever the grading device (so the judge can replay them exactly,
 dropout masks included); the accuracy budget and the speed ratio run on the grading device
 (`grading_device()`), timed with CUDA events there and perf_counter on a CPU.
+
+What the judge can verify on its own, it does: the accuracy probe returns the trained weights
+(the judge evaluates them on held-out images this process never holds, with its own forward
+pass), and `reference_speed` is run again by the grader in a clean process that loaded no
+student code (course_config's `clean_probes`), so that a reference loop slowed down in the
+student's process shows.
 """
 from __future__ import annotations
 
@@ -24,9 +30,10 @@ from autograder.tests.hw2_cnn import cases, reference
 
 CPU = torch.device("cpu")
 
-# Read the digits now, while the sandbox starts (before the student's code runs), so that no
-# probe's measured time includes it: the speed check compares its own clock with the grader's.
-cases.digits()
+# Read the training digits now, while the sandbox starts (before the student's code runs), so that
+# no probe's measured time includes it: the speed check compares its own clock with the grader's.
+# (Only the training part: the held-out digits and their labels stay with the judge.)
+cases.digits_train()
 
 
 def tried(label: str, fn, *args, **kwargs):
@@ -212,16 +219,19 @@ def model(sub):
         net.eval()
         with torch.no_grad():
             out = [as_array("SimpleCNN's output", net(x.clone())) for _ in range(2)]
-        return {"params": [p.detach().cpu().numpy() for p in net.parameters()],
+        named = list(net.named_parameters())
+        return {"names": [name for name, _ in named], "params": [p.detach().cpu().numpy() for _, p in named],
                 "out": out[0], "out_again": out[1]}
 
     def dropout():
         net = build()
-        last = [m for m in net.modules() if isinstance(m, nn.Linear)]
-        if not last:
+        linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+        if not linears:
             raise TypeError("SimpleCNN has no nn.Linear layer")
+        # the output layer, by its shape (layers may be declared in any order); else the last one
+        head = [m for m in linears if tuple(m.weight.shape) == (cases.NUM_CLASSES, 256)] or linears[-1:]
         seen = []
-        last[-1].register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().cpu().numpy()))
+        head[0].register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().cpu().numpy()))
         with torch.no_grad():
             net.eval()
             net(x.clone())
@@ -230,7 +240,7 @@ def model(sub):
             net(x.clone())
             net(x.clone())
         if len(seen) != 3:
-            raise TypeError(f"the last linear layer ran {len(seen)} times for 3 forward passes")
+            raise TypeError(f"the output layer (Linear 256->10) ran {len(seen)} times for 3 forward passes")
         return {"eval": seen[0], "train": seen[1], "train_again": seen[2]}
 
     return {"forward": tried("SimpleCNN() and its forward pass", forward),
@@ -274,8 +284,10 @@ def train_loop(sub):
         steps = counted(optimizer)
         loader = DataLoader(TensorDataset(x, y), batch_size=k["batch_size"], shuffle=False)
         torch.manual_seed(k["dropout_seed"])
-        loss = as_number("train_one_epoch", sub.train_one_epoch(net, loader, optimizer, nn.CrossEntropyLoss(), CPU))
-        return {"loss": loss, "params": [p.detach().numpy() for p in net.parameters()],
+        returned = sub.train_one_epoch(net, loader, optimizer, nn.CrossEntropyLoss(), CPU)
+        graph = isinstance(returned, torch.Tensor) and (returned.requires_grad or returned.grad_fn is not None)
+        return {"loss": as_number("train_one_epoch", returned), "returned": type(returned).__name__,
+                "graph": bool(graph), "params": [p.detach().numpy() for p in net.parameters()],
                 "seen": seen, "steps": steps[0]}
 
     return {"run": tried("train_one_epoch(model, loader, optimizer, criterion, device)", run)}
@@ -304,17 +316,24 @@ def evaluate(sub):
 
 @probe
 def per_class(sub):
+    seen = []
+
     def matrix():
         net, x, y = cases.confusion_case()
+        net.train()  # confusion_matrix must switch dropout off itself
+        watched = watch(net)
         loader = DataLoader(TensorDataset(x, y), batch_size=6, shuffle=False)
-        return as_array("confusion_matrix", sub.confusion_matrix(net, loader, CPU, num_classes=cases.NUM_CLASSES))
+        torch.manual_seed(cases.CONFUSION_SEED)
+        cm = as_array("confusion_matrix", sub.confusion_matrix(net, loader, CPU, num_classes=cases.NUM_CLASSES))
+        seen.extend(watched)
+        return cm
 
     cm = tried("confusion_matrix(model, loader, device, num_classes=10)", matrix)
     if isinstance(cm, Failed):
-        return {"matrix": cm, "per_class": cm}
+        return {"matrix": cm, "per_class": cm, "seen": seen}
     per_class = tried("per_class_accuracy(confusion_matrix(...))",
                       lambda: as_array("per_class_accuracy", sub.per_class_accuracy(cm.copy())).astype(np.float64))
-    return {"matrix": cm, "per_class": per_class}
+    return {"matrix": cm, "per_class": per_class, "seen": seen}
 
 
 # ------------------------------------------------------------------ thresholds
@@ -325,24 +344,14 @@ def loader_of(images: np.ndarray, labels, batch_size: int, shuffle: bool, seed: 
     return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
-def predict(net, images: np.ndarray, device) -> np.ndarray:
-    net.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(images), 500):
-            x = cases.normalized(images[start:start + 500]).to(device)
-            out.append(net(x).argmax(1).cpu())
-    return torch.cat(out).numpy()
-
-
 @probe(timeout=240)
 def accuracy(sub, seed: int = cases.BUDGET_SEED):
     """The student's SimpleCNN, trained by the student's train_one_epoch for the profile's budget
-    (Adam 1e-3, cross-entropy), then the predictions on held-out images (labels stay with the
-    judge)."""
+    (Adam 1e-3, cross-entropy). Returns the trained weights: the judge evaluates them itself on
+    held-out images whose images and labels this process never holds."""
     device = torch.device(grading_device())
     plan = cases.budget(grading_device())
-    tr_x, tr_y, te_x = cases.budget_data(plan)
+    tr_x, tr_y = cases.budget_data(plan)
 
     def run():
         torch.manual_seed(seed)
@@ -355,22 +364,31 @@ def accuracy(sub, seed: int = cases.BUDGET_SEED):
             seconds.append(timing.seconds(lambda: holder.update(loss=sub.train_one_epoch(
                 net, loader, optimizer, nn.CrossEntropyLoss(), device)), device))
             losses.append(as_number("train_one_epoch", holder["loss"]))
-        return {"predictions": predict(net, te_x, device), "losses": losses, "seconds": seconds}
+        named = list(net.named_parameters())
+        return {"names": [name for name, _ in named], "weights": [p.detach().cpu().numpy() for _, p in named],
+                "losses": losses, "seconds": seconds}
 
     return {"dataset": plan["dataset"], "train_images": int(len(tr_x)), "epochs": plan["epochs"],
             "device": str(device), "run": tried("training SimpleCNN with your train_one_epoch", run)}
 
 
-@probe(timeout=120)
-def speed(sub):
-    """One epoch of the student's train_one_epoch against the reference loop: same process, same
-    model (a fresh copy each side), same data, warmed up, alternating, median of repeats."""
+def speed_setup():
+    """What both sides of the speed check run on: the device, the plan, the loader and the
+    initial model (the same in the student's process and in the clean one)."""
     device = torch.device(grading_device())
     plan = cases.budget(grading_device())
     x, y = cases.speed_data(plan)
     loader = DataLoader(TensorDataset(x, y), batch_size=plan["speed_batch"], shuffle=False)
     torch.manual_seed(cases.BUDGET_SEED)
     base = reference.SimpleCNN(width=plan["speed_width"]).to(device)
+    return device, plan, loader, base
+
+
+@probe(timeout=120)
+def speed(sub):
+    """One epoch of the student's train_one_epoch against the reference loop: same process, same
+    model (a fresh copy each side), same data, warmed up, alternating, median of repeats."""
+    device, plan, loader, base = speed_setup()
     sides = {}
     for side in ("reference", "student"):
         net = copy.deepcopy(base)
@@ -394,5 +412,23 @@ def speed(sub):
                 "last_loss": as_number("train_one_epoch", losses[-1]) if losses else math.nan}
 
     return {"device": str(device), "timer": "cuda_events" if device.type == "cuda" else "perf_counter",
-            "images": int(len(x)), "batches": len(loader), "width": plan["speed_width"],
+            "images": len(loader.dataset), "batches": len(loader), "width": plan["speed_width"],
             "run": tried("timing your train_one_epoch", run)}
+
+
+@probe(timeout=60)
+def reference_speed(sub):
+    """The reference loop alone, timed as `speed` times it (same model, data, warm-up, repeats).
+    The grader runs it again in a clean process that loaded no student code (course_config's
+    `clean_probes`); the judge compares that clean time with the reference time measured next to
+    the student's loop. It never touches `sub`."""
+    device, plan, loader, base = speed_setup()
+    net = copy.deepcopy(base)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def ref():
+        reference.train_one_epoch(net, loader, optimizer, nn.CrossEntropyLoss(), device)
+
+    warm = [timing.seconds(ref, device)]
+    return {"device": str(device), "reference": [timing.seconds(ref, device) for _ in range(plan["speed_repeats"])],
+            "warmup": warm}

@@ -1,7 +1,12 @@
 """The reference side of HW2's thresholds: SimpleCNN (at any width) and the training loop a
 correct submission is timed against. The speed probe runs both in the student's process, next
-to the student's loop; calibration runs them on the grading machine. The judge uses
-`forward_with` to compute what the student's SimpleCNN should output from its own weights.
+to the student's loop (and the reference alone in a clean process that loaded no student
+code); calibration runs them on the grading machine. The judge uses `forward_with` to compute
+what the student's SimpleCNN should output from its own weights, and `accuracy_of` to evaluate
+weights trained in the student's process on held-out images that process never held.
+
+A student's SimpleCNN may name and declare its layers in any order: every parameter of the
+architecture has a shape no other one has, so `by_shape` puts them in place by shape alone.
 """
 from __future__ import annotations
 
@@ -51,6 +56,76 @@ def train_one_epoch(model, loader, optimizer, criterion, device):
         total += loss.item() * images.size(0)
         count += images.size(0)
     return total / count
+
+
+ROLES = ["conv1 weight", "conv1 bias", "conv2 weight", "conv2 bias", "conv3 weight", "conv3 bias",
+         "fc1 weight", "fc1 bias", "fc2 weight", "fc2 bias"]
+
+# The message the notebook's public check of Part 4 shows too, word for word (a test holds the
+# two to it): the shapes, in any order, whatever the layers are called.
+SHAPES_MESSAGE = ("SimpleCNN's parameters should have these shapes (any names, any order): {expected}; "
+                  "yours have {got}. Missing: {missing}; not in the architecture: {extra}. "
+                  "Compare your layers with the table of Part 4")
+
+
+def _shapes_text(shapes) -> str:
+    return ", ".join(str(tuple(s)) for s in shapes) or "none"
+
+
+def shape_problem(shapes) -> str | None:
+    """None when `shapes` (of a model's parameters, any order) are exactly SimpleCNN's; else the
+    message a student reads (the same as the notebook's public check)."""
+    shapes = [tuple(int(n) for n in s) for s in shapes]
+    expected = [tuple(s) for s in PARAMETER_SHAPES]
+    if sorted(shapes) == sorted(expected):
+        return None
+    missing, extra = list(expected), []
+    for s in shapes:
+        if s in missing:
+            missing.remove(s)
+        else:
+            extra.append(s)
+    return SHAPES_MESSAGE.format(expected=_shapes_text(expected), got=_shapes_text(shapes),
+                                 missing=_shapes_text(missing), extra=_shapes_text(extra))
+
+
+def by_shape(arrays) -> list:
+    """A model's parameters (any order) in PARAMETER_SHAPES order; AssertionError with the
+    student's message when their shapes are not SimpleCNN's."""
+    arrays = list(arrays)
+    problem = shape_problem([getattr(a, "shape", ()) for a in arrays])
+    if problem:
+        raise AssertionError(problem)
+    place = {tuple(s): i for i, s in enumerate(PARAMETER_SHAPES)}
+    ordered = [None] * len(PARAMETER_SHAPES)
+    for a in arrays:
+        ordered[place[tuple(a.shape)]] = a
+    return ordered
+
+
+def accuracy_of(arrays, images: torch.Tensor, labels, chunk: int = 500) -> float:
+    """The accuracy on (normalised images, labels) of SimpleCNN holding `arrays` (a student's
+    trained weights, any order), computed here with the reference forward pass in eval mode."""
+    params = [torch.as_tensor(a, dtype=torch.float32) for a in by_shape(arrays)]
+    labels = torch.as_tensor(labels)
+    right = 0
+    with torch.no_grad():
+        for start in range(0, len(images), chunk):
+            out = forward_with(params, images[start:start + chunk])
+            right += int((out.argmax(1) == labels[start:start + chunk]).sum())
+    return right / len(labels)
+
+
+def mean_loss_of(arrays, images: torch.Tensor, labels, chunk: int = 500) -> float:
+    """The mean cross-entropy on (normalised images, labels) of SimpleCNN holding `arrays`."""
+    params = [torch.as_tensor(a, dtype=torch.float32) for a in by_shape(arrays)]
+    labels = torch.as_tensor(labels)
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(images), chunk):
+            out = forward_with(params, images[start:start + chunk])
+            total += float(F.cross_entropy(out, labels[start:start + chunk], reduction="sum"))
+    return total / len(labels)
 
 
 def forward_with(params, x, hidden_hook=None):

@@ -14,7 +14,7 @@ CHANNEL_HINT = ("each row of 3072 bytes holds the 1024 red values (row by row), 
 def check_images(got, expected: np.ndarray, what: str) -> None:
     shape = tuple(got["shape"])
     assert shape == expected.shape, (
-        f"{what}: images have shape {shape}, expected {expected.shape} (N, 3, 32, 32). "
+        f"{what}: images have shape {shape}, expected (number of images, 3, 32, 32). "
         + (f"(N, 32, 32, 3) is channels-last: {CHANNEL_HINT}" if shape[1:] == (32, 32, 3) else CHANNEL_HINT))
     values = np.asarray(got["value"])
     if not np.array_equal(values.astype(np.float64), expected.astype(np.float64)):
@@ -34,14 +34,14 @@ def test_batch_shapes_and_dtypes(student):
         got = files[name]
         shape = tuple(got["images"]["shape"])
         assert shape == images.shape, (
-            f"load_cifar_batch('{name}') returned images of shape {shape}; this file holds {len(images)} "
-            f"images, so expected {images.shape}. " + CHANNEL_HINT)
+            f"load_cifar_batch('{name}') returned images of shape {shape}; expected (number of images in the "
+            "file, 3, 32, 32), one image per row of batch[b'data']. " + CHANNEL_HINT)
         assert got["images"]["dtype"] == "uint8", (
             f"load_cifar_batch('{name}') returned images of dtype {got['images']['dtype']}; keep the file's "
             "bytes as uint8 (np.uint8): the Dataset converts to float and scales")
         assert tuple(got["labels"]["shape"]) == labels.shape, (
-            f"load_cifar_batch('{name}') returned labels of shape {tuple(got['labels']['shape'])}, expected "
-            f"{labels.shape}: one integer per image (batch[b'labels'])")
+            f"load_cifar_batch('{name}') returned labels of shape {tuple(got['labels']['shape'])}: expected one "
+            "integer per image (batch[b'labels']), shape (number of images,)")
         assert np.dtype(got["labels"]["dtype"]).kind in "iu", (
             f"load_cifar_batch('{name}') returned labels of dtype {got['labels']['dtype']}: make them "
             "integers (np.int64), as CrossEntropyLoss needs")
@@ -62,7 +62,7 @@ def test_whole_archive(student):
     names = ("train_images", "train_labels", "test_images", "test_labels")
     for part, expected, name in zip(parts[::2], (tr_x, te_x), names[::2]):
         assert tuple(part["shape"]) == expected.shape, (
-            f"load_cifar10: {name} has shape {tuple(part['shape'])}, expected {expected.shape}: the training "
+            f"load_cifar10: {name} has shape {tuple(part['shape'])}, not that of the training "
             f"images of all five files {', '.join(CIFAR10_TRAIN_FILES)} in that order, then {CIFAR10_TEST_FILE} "
             "for the test images")
         check_images(part, expected, f"load_cifar10's {name}")

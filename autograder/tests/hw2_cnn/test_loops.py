@@ -13,9 +13,10 @@ ORDER = ("model.train(), then for each batch: images and labels .to(device), opt
          "outputs = model(images), loss = criterion(outputs, labels), loss.backward(), optimizer.step()")
 
 
-def replay_train(zero_grad: bool = True, train_mode: bool = True):
+def replay_train(zero_grad: bool = True, train_mode: bool = True, batch_losses: list | None = None):
     """The parameters and the per-sample mean loss after one epoch of a correct loop (or of a
-    loop with one named mistake, to recognise it)."""
+    loop with one named mistake, to recognise it); `batch_losses` receives (mean loss, size) of
+    every batch."""
     k = cases.TRAIN_CASE
     x, y = cases.train_case_data()
     net = cases.tiny_net(True, k["model_seed"])
@@ -32,6 +33,8 @@ def replay_train(zero_grad: bool = True, train_mode: bool = True):
         loss.backward()
         optimizer.step()
         total += loss.item() * len(images)
+        if batch_losses is not None:
+            batch_losses.append((loss.item(), len(images)))
     return [p.detach().numpy() for p in net.parameters()], total / len(x)
 
 
@@ -46,8 +49,8 @@ def diagnose(got) -> str:
         return ("the optimizer you were given never stepped: use the `optimizer` argument (creating a new "
                 "optimizer inside the loop throws away its state at every batch)")
     if got["steps"] != n_batches:
-        return (f"the optimizer stepped {got['steps']} times for {n_batches} batches: exactly one "
-                "optimizer.step() per batch (a whole batch at once, not one sample at a time)")
+        return (f"the optimizer stepped {'more' if got['steps'] > n_batches else 'fewer'} times than there are "
+                "batches: exactly one optimizer.step() per batch (a whole batch at once, not one sample at a time)")
     if got["seen"] and not all(seen[0] for seen in got["seen"]):
         return "the model was in eval() mode during training: call model.train() at the start (dropout must be on)"
     if got["seen"] and not all(seen[1] for seen in got["seen"]):
@@ -68,14 +71,25 @@ def test_train_one_epoch_steps(student):
 
 def test_train_one_epoch_loss(student):
     got = student("train_loop")["run"]
-    params, loss = replay_train()
+    batches = []
+    params, loss = replay_train(batch_losses=batches)
     if not same_params(got["params"], params):
         raise AssertionError("the returned loss cannot be right when the training steps are not: "
                              + diagnose(got))
-    assert np.isclose(got["loss"], loss, rtol=1e-4, atol=1e-6), (
-        f"train_one_epoch returned {got['loss']:.5f}; the mean loss per sample over the epoch is {loss:.5f}. "
-        "Add loss.item() * batch size for every batch and divide by the number of samples (the last batch "
-        "is smaller: a mean of the batch means is not the same)")
+    assert not got.get("graph"), (
+        f"train_one_epoch returned a {got['returned']} that is still part of the autograd graph: adding up the "
+        "loss tensors themselves (total += loss * n) keeps the graph of every batch alive for the whole epoch "
+        "and hands it to the caller. Add loss.item() * batch size (a Python float) instead")
+    if not np.isclose(got["loss"], loss, rtol=1e-4, atol=1e-6):
+        means = [m for m, _ in batches]
+        known = {"the last batch's loss": means[-1], "the mean of the batch means": float(np.mean(means)),
+                 "the sum of the batch means": float(np.sum(means)),
+                 "the sum of the losses, not divided by the number of samples": loss * sum(n for _, n in batches)}
+        which = next((name for name, value in known.items() if np.isclose(got["loss"], value, rtol=1e-4)), None)
+        raise AssertionError(
+            "train_one_epoch returned " + (which if which else "another number than the mean loss per sample")
+            + ". Add loss.item() * batch size for every batch and divide by the number of samples (the last "
+            "batch is smaller: a mean of the batch means is not the same)")
 
 
 def expected_eval(dropout: bool):
@@ -96,13 +110,13 @@ def check_eval(got, dropout: bool, what: str):
             f"{what}: the forward passes built a graph for gradients: wrap the loop in `with torch.no_grad():`")
     if not np.isclose(got["accuracy"], acc, atol=1e-6):
         if np.isclose(got["accuracy"], 100 * acc, atol=1e-4):
-            raise AssertionError(f"{what}: accuracy {got['accuracy']:g} is a percentage; return a fraction in [0, 1]")
+            raise AssertionError(f"{what}: the accuracy is a percentage; return a fraction in [0, 1]")
         raise AssertionError(
-            f"{what}: accuracy {got['accuracy']:.4f}, expected {acc:.4f} over the whole loader (here the batches "
-            "have accuracies 7/8, 2/8 and 1/6). Count the correct predictions of every batch and divide by the "
-            "number of samples, len(loader.dataset), after the loop: not the last batch's, nor a mean over batches")
+            f"{what}: the accuracy is not that of the whole loader (the batches of this check have different "
+            "accuracies). Count the correct predictions of every batch and divide by the number of samples, "
+            "len(loader.dataset), after the loop: not the last batch's, nor a mean over batches")
     assert np.isclose(got["loss"], loss, rtol=1e-4, atol=1e-6), (
-        f"{what}: loss {got['loss']:.5f}, expected {loss:.5f}: the mean loss per sample over the whole loader "
+        f"{what}: the loss is not the mean loss per sample over the whole loader "
         "(sum loss.item() * batch size, divide by the number of samples)")
 
 
