@@ -1,0 +1,1 @@
+"""Hidden suite of HW4 (quantizing a pretrained Transformer: absmax, zero point, int4)."""
