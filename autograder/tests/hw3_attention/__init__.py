@@ -1,0 +1,1 @@
+"""HW3 hidden suite: self-attention from scratch, fine-tuning MiniLM."""
