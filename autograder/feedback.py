@@ -13,7 +13,7 @@ from autograder.sandbox.protocol import clean_text
 
 MAX_LINE = 600  # characters of one message in the feedback
 MAX_REPORT = 200_000  # characters of a whole feedback file
-_MARKDOWN = re.compile(r"([\\*_\[\]<>#|~!&{}+=-])")
+_MARKDOWN = re.compile(r"([\\*_\[\]<>|~&`])")  # inline markup (a message never starts a line)
 
 
 def safe(text, limit: int = MAX_LINE) -> str:

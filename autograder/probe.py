@@ -103,8 +103,12 @@ def describe_exception(exc: BaseException) -> str:
     elif type(exc) is NotImplementedError and not str(exc):
         text = "NotImplementedError: this blank is not filled in yet"
     else:
-        message = str(exc).strip().splitlines()
-        text = f"{type(exc).__name__}: {message[0][:300]}" if message else type(exc).__name__
+        try:
+            message = str(exc)[:2000].strip().splitlines()
+        except Exception:  # noqa: BLE001 - a student's __str__ may raise
+            message = ["(its message could not be shown)"]
+        name = type(exc).__name__[:80].replace("\n", " ")
+        text = f"{name}: {message[0][:300]}" if message else name
     where = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell ")]
     if where:
         last = where[-1]
