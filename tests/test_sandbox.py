@@ -311,3 +311,14 @@ def test_stack_and_memory_hold_nothing_of_the_grader(box):
             " or 'nbgrader' in m]) + len([f for f in FRAMES if 'grading' in f]) + a + b\n")
     report = run(box, look, names=["add"])
     assert report.probes["add"] == {"sum": 5}
+
+
+def test_dataloader_worker_processes_work_whatever_the_grading_workers(box):
+    """DataLoader(num_workers=2) forks its own workers: a student's process is not a daemon
+    (it is forked from the zygote, not from a pool worker), whatever --workers the grader ran."""
+    loader = ("import torch\nfrom torch.utils.data import DataLoader, TensorDataset\n"
+              "data = TensorDataset(torch.arange(64.0).reshape(32, 2))\n"
+              "TOTAL = sum(float(b[0].sum()) for b in DataLoader(data, batch_size=8, num_workers=2))\n"
+              "def add(a, b):\n    return a + b + TOTAL - 2016\n")
+    report = run(box, loader, names=["add"])
+    assert report.cell_errors == [] and report.probes["add"] == {"sum": 5}
