@@ -35,7 +35,7 @@ def generate_assignment_preprocessors() -> list:
     from nbgrader.converters import GenerateAssignment
     from nbgrader.preprocessors import ClearSolutions
 
-    from autograder.release import ClearSolutionsShowBugs
+    from autograder.preprocessors import ClearSolutionsShowBugs
 
     default = GenerateAssignment.class_traits()["preprocessors"].default()
     return [ClearSolutionsShowBugs if p is ClearSolutions else p for p in default]

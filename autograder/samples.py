@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 import course_config as cfg
-from autograder.release import BUG, MARKERS
+from autograder.preprocessors import BUG, MARKERS
 
 ALL = "all"
 
