@@ -13,19 +13,20 @@ ENDS = [
 ]
 
 # ---------------------------------------------------------------------------------------
-# Planted plausible mistakes, one or more per blank.
+# Planted plausible mistakes, one or more per blank. Part 1's each cost the checks they break
+# (a floor or a missing clamp still handles an all-zero tensor).
 # ---------------------------------------------------------------------------------------
 MISTAKES = [
     Sample("mistake_absmax_max", "takes the scale from max(x), not max(|x|)",
            edits=(("    absmax = x.abs().max()\n    scale = absmax / qmax_of(bits)",
                    "    absmax = x.max()\n    scale = absmax / qmax_of(bits)"),),
-           loses=("absmax",)),
+           loses=("test_absmax_scale_and_round_trip",)),
     Sample("mistake_absmax_no_clamp", "never clamps: out-of-range values wrap around in the int8 cast",
            edits=(("    q = torch.clamp(q, -qmax, qmax)\n", ""),),
-           loses=("absmax",)),
+           loses=("test_absmax_known_scale_exact_integers",)),
     Sample("mistake_absmax_floor", "floor instead of round",
            edits=(("    q = torch.round(x / scale)\n", "    q = torch.floor(x / scale)\n"),),
-           loses=("absmax",)),
+           loses=("test_absmax_known_scale_exact_integers", "test_absmax_scale_and_round_trip")),
     Sample("mistake_zero_point_not_rounded", "keeps the zero point as the float -lo / scale",
            edits=(("zero_point = torch.clamp(torch.round(-lo / scale), 0, levels).to(torch.int64)",
                    "zero_point = torch.clamp(-lo / scale, 0, levels)"),),

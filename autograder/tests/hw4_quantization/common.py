@@ -26,6 +26,6 @@ def near_ties(x: torch.Tensor, scale) -> np.ndarray:
 
 def describe_difference(got: np.ndarray, expected: np.ndarray) -> str:
     bad = np.argwhere(got != expected)
-    i = tuple(bad[0]) if len(bad) else ()
+    i = tuple(int(v) for v in bad[0]) if len(bad) else ()
     return (f"{len(bad)} of {expected.size} integers differ, e.g. at index {list(i)}: got {got[i]}, "
             f"expected {expected[i]}") if len(bad) else "no difference"

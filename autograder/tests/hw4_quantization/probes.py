@@ -19,10 +19,22 @@ from assignments import timing
 from autograder.probe import Failed, attempt, grading_device, probe
 from autograder.tests.hw4_quantization import cases, reference
 
-# Load the model and tokenize the hidden reviews now, while the sandbox starts (before the
-# student's code runs): no probe's time includes it, and the student's code cannot touch them.
-TOKENIZER, FLOAT_MODEL = cases.load_minilm()
-TEST_BATCHES = cases.tokenized(TOKENIZER, cases.test_texts())
+LOADED = {}
+
+
+def prepare():
+    """Load the model and tokenize the hidden reviews while the sandbox starts (before the
+    student's code runs, and before the file system closes): no probe's time includes it, and
+    the student's code cannot have touched them."""
+    if not LOADED:
+        tokenizer, model = cases.load_minilm()
+        LOADED.update(model=model, batches=cases.tokenized(tokenizer, cases.test_texts()))
+    return LOADED
+
+
+def numbered(results: list) -> dict:
+    """{"0": ..., "1": ...}: a failed case reads as its own failure in the judge."""
+    return {str(i): r for i, r in enumerate(results)}
 
 
 def tried(label: str, fn, *args, **kwargs):
@@ -86,11 +98,11 @@ def absmax(sub):
                 "dequantized": typed("dequantize", sub.dequantize(q, scale))}
 
     return {
-        "own": [tried(f"absmax_scale/quantize/dequantize on a tensor of shape {c[1]}, bits={c[3]}", own, *c)
-                for c in cases.ABSMAX_CASES],
-        "known": [tried(f"quantize(x, scale={c[2]}, bits={c[3]})", known, *c) for c in cases.KNOWN_SCALE_CASES],
-        "zero": [tried(f"absmax_scale/quantize/dequantize of an all-zero tensor, bits={b}", zero, s, b)
-                 for s in cases.ZERO_SHAPES for b in (8, 4)],
+        "own": numbered([tried(f"absmax_scale/quantize/dequantize on a tensor of shape {c[1]}, bits={c[3]}", own, *c)
+                for c in cases.ABSMAX_CASES]),
+        "known": numbered([tried(f"quantize(x, scale={c[2]}, bits={c[3]})", known, *c) for c in cases.KNOWN_SCALE_CASES]),
+        "zero": numbered([tried(f"absmax_scale/quantize/dequantize of an all-zero tensor, bits={b}", zero, s, b)
+                 for s in cases.ZERO_SHAPES for b in (8, 4)]),
     }
 
 
@@ -119,10 +131,10 @@ def asymmetric(sub):
         return {"q": typed("asymmetric_quantize", q), "dequantized": typed("asymmetric_dequantize", back)}
 
     return {
-        "own": [tried(f"asymmetric_params/quantize/dequantize on a tensor of shape {c[1]}, bits={c[3]}", own, *c)
-                for c in cases.ASYMMETRIC_CASES],
-        "known": [tried(f"asymmetric_quantize(x, scale={s}, zero_point={z}, bits={b})", known, k, s, z, b)
-                  for k, (s, z, b) in enumerate(cases.ASYMMETRIC_KNOWN)],
+        "own": numbered([tried(f"asymmetric_params/quantize/dequantize on a tensor of shape {c[1]}, bits={c[3]}", own, *c)
+                for c in cases.ASYMMETRIC_CASES]),
+        "known": numbered([tried(f"asymmetric_quantize(x, scale={s}, zero_point={z}, bits={b})", known, k, s, z, b)
+                  for k, (s, z, b) in enumerate(cases.ASYMMETRIC_KNOWN)]),
     }
 
 
@@ -139,8 +151,8 @@ def per_channel(sub):
     def run(seed, out, inp, outlier, bits):
         return typed("per_channel_scale", sub.per_channel_scale(cases.weight(seed, out, inp, outlier), bits))
 
-    return {"scales": [tried(f"per_channel_scale(a ({c[1]}, {c[2]}) weight, bits={c[4]})", run, *c)
-                       for c in cases.PER_CHANNEL_CASES]}
+    return {"scales": numbered([tried(f"per_channel_scale(a ({c[1]}, {c[2]}) weight, bits={c[4]})", run, *c)
+                       for c in cases.PER_CHANNEL_CASES])}
 
 
 # ------------------------------------------------------------------ TODO4: int4 packing
@@ -154,8 +166,8 @@ def packing(sub):
     def unpack(seed, n):
         return typed("unpack_int4", sub.unpack_int4(reference.pack_int4(cases.int4_values(seed, n)), n))
 
-    return {"pack": [tried(f"pack_int4 of {n} values", pack, s, n) for s, n in cases.PACK_CASES],
-            "unpack": [tried(f"unpack_int4(packed, n={n})", unpack, s, n) for s, n in cases.PACK_CASES]}
+    return {"pack": numbered([tried(f"pack_int4 of {n} values", pack, s, n) for s, n in cases.PACK_CASES]),
+            "unpack": numbered([tried(f"unpack_int4(packed, n={n})", unpack, s, n) for s, n in cases.PACK_CASES])}
 
 
 # ------------------------------------------------------------------ TODO5: QuantLinear
@@ -188,8 +200,8 @@ def quant_linear(sub):
         got["out"] = typed("QuantLinear's forward", y)
         return got
 
-    return {"cases": [tried(f"QuantLinear(nn.Linear({c[2]}, {c[1]}, bias={c[5]}), bits={c[3]}, per_channel={c[4]})",
-                            run, *c) for c in cases.LINEAR_CASES]}
+    return {"cases": numbered([tried(f"QuantLinear(nn.Linear({c[2]}, {c[1]}, bias={c[5]}), bits={c[3]}, per_channel={c[4]})",
+                            run, *c) for c in cases.LINEAR_CASES])}
 
 
 # ------------------------------------------------------------------ TODO6: quantize_model
@@ -209,8 +221,8 @@ def quantize_model(sub):
                 "modules": {name: type(m).__name__ for name, m in returned.named_modules()},
                 "linear_left": cases.linear_layer_names(returned), "out": typed("the quantized model", y)}
 
-    return {"configs": [tried(f"quantize_model(model, bits={b}, per_channel={p})", run, b, p)
-                        for b, p in cases.NESTED_CONFIGS]}
+    return {"configs": numbered([tried(f"quantize_model(model, bits={b}, per_channel={p})", run, b, p)
+                        for b, p in cases.NESTED_CONFIGS])}
 
 
 # ------------------------------------------------------------------ the real model
@@ -236,15 +248,16 @@ def stored_bytes(model: nn.Module, names: list[str]) -> dict:
 
 @probe(timeout=240)
 def real_model(sub):
-    names = cases.linear_layer_names(FLOAT_MODEL)
+    loaded = prepare()
+    names = cases.linear_layer_names(loaded["model"])
 
     def run(bits, per_channel):
         with reference_helpers(sub):
-            model = sub.quantize_model(copy.deepcopy(FLOAT_MODEL), bits, per_channel)
+            model = sub.quantize_model(copy.deepcopy(loaded["model"]), bits, per_channel)
             if not isinstance(model, nn.Module):
                 raise TypeError(f"quantize_model should return the model, got {type(model).__name__}")
             embeddings = tried("the quantized model's sentence embeddings",
-                               lambda: cases.embed(model.eval(), TEST_BATCHES))
+                               lambda: cases.embed(model.eval(), loaded["batches"]))
         return {"stored": stored_bytes(model, names), "linear_left": len(cases.linear_layer_names(model)),
                 "embeddings": embeddings}
 

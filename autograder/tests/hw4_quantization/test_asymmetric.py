@@ -21,7 +21,7 @@ def test_zero_point_is_an_integer_in_range(student):
     for k, (seed, shape, kind, bits) in enumerate(cases.ASYMMETRIC_CASES):
         x = cases.tensor(seed, shape, kind)
         what = f"asymmetric_params on a tensor of shape {shape} in [{float(x.min()):.2f}, {float(x.max()):.2f}], bits={bits}"
-        scale, zp, zp_dtype = params_of(got[k], what)
+        scale, zp, zp_dtype = params_of(got[str(k)], what)
         ref_scale, ref_zp = reference.asymmetric_params(x, bits)
         assert abs(scale - float(ref_scale)) <= 1e-6 * float(ref_scale), (
             f"{what}: scale {scale:.6g}, expected (max(x, 0) - min(x, 0)) / {2 ** bits - 1} = {float(ref_scale):.6g}. "
@@ -40,17 +40,17 @@ def test_asymmetric_exact_and_round_trip(student):
     for k, (scale, zp, bits) in enumerate(cases.ASYMMETRIC_KNOWN):
         x = cases.tensor(*cases.ASYMMETRIC_CASES[k][:3])
         expected = reference.asymmetric_quantize(x, torch.tensor(scale), torch.tensor(zp), bits).numpy()
-        q = value(got["known"][k]["q"], f"asymmetric_quantize(x, {scale}, {zp}, {bits})", "uint8", x.shape)
+        q = value(got["known"][str(k)]["q"], f"asymmetric_quantize(x, {scale}, {zp}, {bits})", "uint8", x.shape)
         r = x.double().numpy() / scale
         ties = np.abs(np.abs(r - np.floor(r)) - 0.5) < 1e-4
         assert np.all((q == expected) | ties), (
             f"asymmetric_quantize(x, scale={scale}, zero_point={zp}, bits={bits}): {describe_difference(q, expected)}. "
             f"It is clamp(round(x / scale) + zero_point, 0, {2 ** bits - 1}) as uint8")
-        back = value(got["known"][k]["dequantized"], "asymmetric_dequantize", "float32", x.shape)
+        back = value(got["known"][str(k)]["dequantized"], "asymmetric_dequantize", "float32", x.shape)
         assert np.allclose(back, (expected.astype(np.float64) - zp) * scale, rtol=1e-6, atol=1e-6), (
             "asymmetric_dequantize(q, scale, zero_point) should be (q - zero_point) * scale")
     for k, (seed, shape, kind, bits) in enumerate(cases.ASYMMETRIC_CASES):
-        record = got["own"][k]
+        record = got["own"][str(k)]
         x = cases.tensor(seed, shape, kind).numpy()
         scale, zp, _ = params_of(record, "asymmetric_params")
         q = value(record["q"], "asymmetric_quantize", "uint8", shape)

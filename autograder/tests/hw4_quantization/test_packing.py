@@ -13,7 +13,7 @@ def test_pack_int4_bytes(student):
     for k, (seed, n) in enumerate(cases.PACK_CASES):
         values = cases.int4_values(seed, n)
         expected = reference.pack_int4(values).numpy()
-        packed = value(got[k], f"pack_int4 of {n} values", "uint8").reshape(-1)
+        packed = value(got[str(k)], f"pack_int4 of {n} values", "uint8").reshape(-1)
         assert packed.size == (n + 1) // 2, (
             f"pack_int4 of {n} values returned {packed.size} bytes, expected ceil({n} / 2) = {(n + 1) // 2}"
             + (": an odd length gets one zero nibble of padding" if n % 2 else ""))
@@ -32,7 +32,7 @@ def test_unpack_int4_values(student):
     got = student("packing")["unpack"]
     for k, (seed, n) in enumerate(cases.PACK_CASES):
         expected = cases.int4_values(seed, n).numpy()
-        values = value(got[k], f"unpack_int4(packed, n={n})", "int8").reshape(-1)
+        values = value(got[str(k)], f"unpack_int4(packed, n={n})", "int8").reshape(-1)
         assert values.size == n, f"unpack_int4(packed, n={n}) returned {values.size} values, expected {n}"
         if not np.array_equal(values, expected):
             i = int(np.argmax(values != expected))

@@ -12,7 +12,7 @@ from autograder.tests.hw4_quantization.common import value
 
 def scales_of(student, k):
     seed, out, inp, outlier, bits = cases.PER_CHANNEL_CASES[k]
-    got = student("per_channel")["scales"][k]
+    got = student("per_channel")["scales"][str(k)]
     shape = tuple(got["shape"])
     if shape != (out, 1):
         hint = (" That is one scale per input COLUMN: reduce over dim=1 (the inputs of each output row), "

@@ -27,7 +27,7 @@ def test_quant_linear_storage(student):
     got = student("quant_linear")["cases"]
     for k, case in enumerate(cases.LINEAR_CASES):
         seed, out, inp, bits, per_channel, bias = case
-        record, name = got[k], describe(case)
+        record, name = got[str(k)], describe(case)
         layer, x, ref = reference_layer(case)
         state = record["state"]
         assert not record["float_parameters"], (
@@ -70,7 +70,7 @@ def check_forward(student, bits_wanted: int):
         seed, out, inp, bits, per_channel, bias = case
         if bits != bits_wanted:
             continue
-        record, name = got[k], describe(case)
+        record, name = got[str(k)], describe(case)
         layer, x, ref = reference_layer(case)
         y = value(record["out"], f"{name}'s forward", None, (cases.LINEAR_BATCH, out)).astype(np.float64)
         with torch.no_grad():

@@ -17,7 +17,7 @@ def test_quantize_model_replaces_every_linear(student):
     got = student("quantize_model")["configs"]
     linear = expected_modules()
     for k, (bits, per_channel) in enumerate(cases.NESTED_CONFIGS):
-        record = got[k]
+        record = got[str(k)]
         left = record["linear_left"]
         assert not left, (
             f"quantize_model(model, bits={bits}, per_channel={per_channel}) left {len(left)} of {len(linear)} nn.Linear "
@@ -36,7 +36,7 @@ def test_quantize_model_output(student):
         model = reference.quantize_model(cases.nested_model(), bits, per_channel)
         with torch.no_grad():
             expected = model(cases.nested_input()).double().numpy()
-        y = value(got[k]["out"], "the quantized model", None, expected.shape).astype(np.float64)
+        y = value(got[str(k)]["out"], "the quantized model", None, expected.shape).astype(np.float64)
         error = float(np.max(np.abs(y - expected)))
         assert error <= 1e-4 * (1 + float(np.max(np.abs(expected)))), (
             f"quantize_model(model, bits={bits}, per_channel={per_channel}): the model's output differs by up to "
