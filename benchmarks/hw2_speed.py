@@ -1,7 +1,7 @@
 """HW2 on this machine: the reference's training speed, the time to grade one submission, and
 the speed-ratio verdict on the planted slow training loops.
 
-    .venv/bin/python benchmarks/hw2_speed.py [--device cpu|cuda] [--skip-table]
+    .venv/bin/python benchmarks/hw2_speed.py [--device cpu|cuda] [--skip-table] [--drift N [--workers W]]
 
 1. Images per second of the reference training loop (reference.train_one_epoch, Adam 1e-3,
    batch 64) on SimpleCNN as the assignment defines it, and on the narrowed model the speed
@@ -11,6 +11,11 @@ the speed-ratio verdict on the planted slow training loops.
    sandbox, probes (the accuracy budget and the speed ratio included), judge.
 3. A markdown table: each planted slow loop (and, on a GPU, the GPU-only ones) graded through
    the real grader, one at a time, with the ratio its speed check measured and its verdict.
+4. With --drift N: N honest submissions (the reference, and correct loops in other styles)
+   graded through the real grader with W workers, and for each the ratio of the reference epoch
+   timed next to the student's loop to the same epoch timed in the grader's clean process (the
+   noise the speed check's DRIFT_NOISE and DRIFT_SUSPICIOUS allow for), then the cheat that
+   slows the reference down in its own process.
 Nothing is recorded in the gradebook.
 """
 from __future__ import annotations
@@ -30,7 +35,38 @@ import course_config as cfg  # noqa: E402
 from autograder import grading, samples  # noqa: E402
 
 HW2 = cfg.ASSIGNMENTS["hw2_cnn"]
-TABLE = ["ref_reference", "slow_per_sample", "slow_python_lists", "slow_new_optimizer", "cheat_fake_clock"]
+TABLE = ["ref_reference", "slow_per_sample", "slow_python_lists", "slow_new_optimizer", "cheat_fake_clock",
+         "cheat_slow_reference"]
+HONEST = ["ref_reference", "style_loops_samplers", "style_numpy_modulelist", "style_loader_workers"]
+
+
+def drift_of(result) -> float:
+    check = next(c for q in result.questions for c in q.checks if c.name == "test_training_speed_ratio")
+    found = [re.search(r"took x([0-9.]+) its time in a clean process", d) for d in check.details]
+    found = [m for m in found if m]
+    return float(found[0].group(1)) if found else float("nan")
+
+
+def drift(device: str, n: int, workers: int) -> None:
+    from autograder.tests.hw2_cnn import test_budget
+
+    by_name = {s.student: s for s in samples.spec(HW2.id)}
+    chosen = [by_name[HONEST[k % len(HONEST)]] for k in range(n)] + [by_name["cheat_slow_reference"]]
+    with tempfile.TemporaryDirectory(prefix="bench-hw2-drift-") as scratch:
+        import nbformat
+        submissions = []
+        for k, sample in enumerate(chosen):
+            path = Path(scratch) / f"{k:02d}_{sample.student}.ipynb"
+            nbformat.write(samples.notebook_for(sample, HW2), path)
+            submissions.append((f"{k:02d}_{sample.student}", path))
+        results = list(grading.grade_many(HW2, submissions, workers=workers, device=device, progress=False))
+    honest = sorted(drift_of(r) for r in results if "cheat" not in r.student)
+    cheat = [drift_of(r) for r in results if "cheat" in r.student]
+    print(f"reference in the student's process / in a clean process, {len(honest)} honest submissions, "
+          f"{workers} worker(s): min x{honest[0]:.2f}, median x{statistics.median(honest):.2f}, "
+          f"max x{honest[-1]:.2f}  (all: {', '.join(f'{v:.2f}' for v in honest)})")
+    print(f"free up to x{test_budget.DRIFT_NOISE:g}, fails and flagged above x{test_budget.DRIFT_SUSPICIOUS:g}; "
+          f"the cheat slowing the reference: x{cheat[0]:.2f}")
 
 
 def reference_throughput(device: str, width: float, images: int = 2048, batch: int = 64) -> float:
@@ -68,8 +104,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=sorted(cfg.DEVICE_PROFILES), default="cpu")
     parser.add_argument("--skip-table", action="store_true")
+    parser.add_argument("--drift", type=int, default=0, metavar="N")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     os.environ.setdefault("COURSE_GRADEBOOK_DIR", tempfile.mkdtemp(prefix="bench-gradebook-"))
+    if args.drift:
+        drift(args.device, args.drift, args.workers)
+        return
 
     import torch
 

@@ -204,8 +204,10 @@ def digits_train() -> tuple[np.ndarray, np.ndarray]:
     return X[keep].copy(), y[keep].copy()
 
 
+@functools.lru_cache(maxsize=None)
 def digits_test() -> tuple[np.ndarray, np.ndarray]:
-    """The 1,000 held-out digits and their labels: judge side only."""
+    """The 1,000 held-out digits and their labels: judge side only (a judge process that calls
+    it before forking keeps them for every submission)."""
     X, y = digits_as_cifar()
     keep = _digits_order()[DIGITS_TOTAL - DIGITS_TEST:]
     return X[keep].copy(), y[keep].copy()

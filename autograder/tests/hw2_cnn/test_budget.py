@@ -39,7 +39,7 @@ DRIFT_SUSPICIOUS = 2.5
 # training images (with dropout on and earlier, worse weights in the mean, an honest epoch's
 # loss is above the final weights' eval-mode loss).
 LOSS_FLOOR_FRACTION = 0.2
-LOSS_CHECK_IMAGES = 500
+LOSS_CHECK_IMAGES = 128
 CLEAN_REFERENCE = "reference_speed"
 
 
