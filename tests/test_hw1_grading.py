@@ -4,11 +4,15 @@ nbgrader's gradebook, and feedback never shows a hidden test."""
 import csv
 import hashlib
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
+import numpy as np
 import pytest
 
 import course_config as cfg
@@ -16,6 +20,10 @@ from autograder import feedback, gradebook, grading, samples
 from autograder.sandbox import slot_uid
 from autograder.sandbox.supervisor import processes_of_uid
 from autograder.results import ERROR, GRADED, INVALID, SubmissionResult
+from autograder.tests.hw1_backprop import cases
+from autograder.tests.hw1_backprop.oracle import graph_grads
+from autograder.tests.hw1_backprop.test_losses import reference_ce, reference_mse
+from autograder.tests.hw1_backprop.test_value import torch_value
 
 HW1 = cfg.ASSIGNMENTS["hw1_backprop"]
 SPEC = {s.student: s for s in samples.spec(HW1.id)}
@@ -169,3 +177,84 @@ def test_validate_passes():
                           text=True, cwd=cfg.ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reference: 34 / 34" in done.stdout and "blank release: 0 / 34" in done.stdout
+
+
+# ------------------------------------------------------------------ the feedback policy
+
+def _numbers(text: str) -> list[float]:
+    """Every decimal number written in `text` (with a point or an exponent)."""
+    return [float(m) for m in re.findall(r"(?<![\w.])-?\d+\.\d+(?:e[-+]?\d+)?|(?<![\w.])-?\d+e[-+]?\d+", text)]
+
+
+def _hidden_numbers() -> list[float]:
+    """The hidden inputs of the numeric checks and the values expected of a correct submission."""
+    hidden = []
+    for a, b, c in cases.value_points():
+        hidden += [a, b, c]
+        for _, fn in cases.VALUE_OPS:
+            value, grads = torch_value(fn, a, b, c)
+            hidden += [value, *grads]
+    for v in cases.plain_number_points():
+        hidden.append(v)
+        for _, fn in cases.PLAIN_NUMBER_OPS:
+            value, grads = torch_value(fn, v)
+            hidden += [value, *grads]
+    specs = [cases.random_graph(seed) for seed in cases.RANDOM_GRAPH_SEEDS] + list(cases.reused_node_graphs())
+    for spec in specs + [cases.deep_chain()]:
+        hidden += [node[1] for node in spec if node[0] == "leaf"] + graph_grads(spec)
+    k = cases.loss_case()
+    hidden += [reference_mse(k)[0], reference_ce(k["logits"], k["labels"])[0],
+               reference_ce(k["large_logits"], k["large_labels"])[0]]
+    # round values (1.0, 0.5, -2.0: the gradient of a + b, a ReLU's slope) say nothing hidden
+    return [float(x) for x in hidden if math.isfinite(x) and abs(x) >= 0.01 and abs(x - round(x, 2)) > 1e-9]
+
+
+def _quoted_hidden(text: str, hidden: list[float]) -> list[float]:
+    hidden = np.array(hidden)
+    return [x for x in _numbers(text) if abs(x) >= 0.01
+            and np.any(np.abs(hidden - x) <= 5e-4 * np.abs(hidden))]
+
+
+def test_feedback_quotes_no_hidden_input_or_expected_value(graded):
+    """Feedback describes the symptom, never a hidden input or the value expected of it (the
+    old messages said "at a = 1.218, b = -1.704 ... expected 2.43675"): with resubmission, a
+    student could hard-code those."""
+    results, *_ = graded
+    assert sum(1 for r in results.values() for q in r.questions for c in q.checks if not c.passed) > 100
+    hidden = _hidden_numbers()
+    assert len(hidden) > 300
+    for student, result in results.items():
+        text = feedback.render(result)
+        assert not _quoted_hidden(text, hidden), (student, _quoted_hidden(text, hidden), text[:3000])
+    # the detector itself finds what the old messages said
+    assert _quoted_hidden("at a = 1.218, b = -1.704 ... expected 2.43675", hidden)
+
+
+def test_hard_coding_what_the_feedback_said_gains_nothing(graded, tmp_path):
+    """A resubmission that answers every number quoted in its feedback with the number quoted
+    after it (the `at a = X ... expected Y` pairs of the old messages) scores no more."""
+    results, *_ = graded
+    original = results["mistake_value_pow_grad"]
+    quoted = _numbers(feedback.render(original))
+    nb = nbformat.read(samples.path_of(SPEC["mistake_value_pow_grad"], HW1), 4)
+    nb.cells.append(nbformat.v4.new_code_cell(f'''
+QUOTED = {quoted!r}
+_pow = Value.__pow__
+
+
+def __pow__(self, n):
+    out = _pow(self, n)
+    for seen, answer in zip(QUOTED, QUOTED[1:]):
+        if abs(self.data - seen) <= 5e-4 * max(abs(seen), 1e-12):
+            out._local_grads = (answer,)
+    return out
+
+
+Value.__pow__ = __pow__
+'''))
+    path = tmp_path / "hardcoded" / HW1.id / f"{HW1.notebook}.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    [again] = grading.grade_many(HW1, [("hardcoded", path)], workers=1, progress=False)
+    assert again.score <= original.score
+    assert again.score < HW1.auto_points

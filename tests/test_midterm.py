@@ -3,6 +3,7 @@ shipped sample scores as its spec says (the bugs score zero, other correct fixes
 plausible wrong fixes lose their exercise); the lab tool works on a copy of the release."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -196,3 +197,29 @@ def test_lab_check_survives_a_check_that_hangs(exam):
     code, out = lab_tool(exam, "check", "7", "9", "--timeout", "5")
     assert "ex7                FAIL  no result within 5 s" in out, out
     assert "ex9                FAIL  a review's logits change" in out, out
+
+
+# ------------------------------------------------------------------------------ feedback policy
+
+HIDDEN_SETTING = re.compile(r"\b(lr|gamma|p|step_size|micro_batch|accum_steps|epochs|threshold|patience|seed)\s*[=:]?\s*\d")
+
+
+def test_feedback_quotes_no_hidden_setting_or_expected_value(graded):
+    """Hidden-test messages name the symptom and the kind of input: no hidden setting (the old
+    ones said `train_with_schedule(epochs=5, lr=0.1, ...)` and the learning rates to expect), no
+    expected accuracy or loss, no answer key."""
+    from autograder import feedback
+    from autograder.tests.midterm import test_concepts
+
+    key_numbers = {str(v) for v in test_concepts.KEY.values() if isinstance(v, float)}
+    failing = 0
+    for student, result in graded.items():
+        messages = [c.message for q in result.questions for c in q.checks if not c.passed and c.message]
+        failing += len(messages)
+        for message in messages:
+            assert not HIDDEN_SETTING.search(message), (student, message)
+            assert not re.search(r"expected \d|should be \d|the trained model's are", message), (student, message)
+            assert not key_numbers & set(re.findall(r"\d+\.\d+", message)), (student, message)
+        text = feedback.render(result)
+        assert not key_numbers & set(re.findall(r"\d+\.\d+", text)), student
+    assert failing >= 10
