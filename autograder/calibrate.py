@@ -55,9 +55,10 @@ def thresholds(assignment_id: str, device: str) -> Thresholds:
         return Thresholds(defaults, False,
                           f"no calibration for the {device} profile ({_shown(path)} has no "
                           f"{assignment_id}): using the configured defaults of course_config.py")
+    where = {k: entry.get(k, data.get(k, "?")) for k in ("device_name", "torch", "date")}  # per assignment
     return Thresholds({**defaults, **entry["thresholds"]}, True,
-                      f"thresholds calibrated on {data.get('device_name', device)} with torch "
-                      f"{data.get('torch', '?')} ({data.get('date', '?')})")
+                      f"thresholds calibrated on {where['device_name']} with torch "
+                      f"{where['torch']} ({where['date']})")
 
 
 def suite_calibration(assignment_id: str):
@@ -104,6 +105,9 @@ def calibrate(device: str = "cpu", assignment_ids=(), log=print) -> Path:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         data = {}
+    for entry in data.get("assignments", {}).values():  # the machine each entry was measured on stays with it
+        for key in ("device_name", "torch", "date"):
+            entry.setdefault(key, data.get(key, "?"))
     data.update(device=device, device_name=describe(device), torch=torch.__version__,
                 python=platform.python_version(), date=datetime.date.today().isoformat())
     data.setdefault("assignments", {})
@@ -116,7 +120,9 @@ def calibrate(device: str = "cpu", assignment_ids=(), log=print) -> Path:
         measured = module.measure(reference_submission(assignment), device, log=log)
         margins = profile.margins.get(assignment.id, {})
         derived = module.derive(measured, margins, profile.thresholds.get(assignment.id, {}))
-        data["assignments"][assignment.id] = {"measured": measured, "margins": margins, "thresholds": derived}
+        data["assignments"][assignment.id] = {"measured": measured, "margins": margins, "thresholds": derived,
+                                              "device_name": data["device_name"], "torch": data["torch"],
+                                              "date": data["date"]}
         log(f"{assignment.id}: thresholds {derived}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
