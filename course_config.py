@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent
 
 COURSE_ID = "cgu-dl-114-1"
 COURSE_TITLE = "Deep Learning (CGU, fall 2025)"
+TIME_ZONE = "Asia/Taipei"  # due dates are local to the course
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,16 @@ class Assignment:
     @property
     def manual_points(self) -> float:
         return sum(q.manual_points for q in self.questions)
+
+    @property
+    def due_at(self):
+        """The deadline as an aware datetime: 23:59 of the due date in the course's time zone
+        (nbgrader stores it in UTC; a "+0800" string would be read as +800 seconds)."""
+        import datetime
+        import zoneinfo
+
+        day = datetime.date.fromisoformat(self.due)
+        return datetime.datetime(day.year, day.month, day.day, 23, 59, tzinfo=zoneinfo.ZoneInfo(TIME_ZONE))
 
     def question(self, qid: str) -> Question:
         for q in self.questions:

@@ -31,7 +31,10 @@ def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path
     submission that cannot be recorded is reported and the batch goes on."""
     from autograder import feedback, gradebook, grading
     from autograder.sandbox import IsolationUnavailable
-    gradebook.ensure_assignment(assignment.id)
+    try:
+        gradebook.ensure_assignment(assignment.id)
+    except gradebook.NotRecorded as exc:
+        print(f"warning: {exc}; grading goes on, each grade is tried again when it is recorded", file=sys.stderr)
     results = []
     try:
         for result in grading.grade_many(assignment, submissions, workers=workers, device=device,
@@ -74,13 +77,25 @@ def cmd_grade(args) -> int:
         import torch
         if not torch.cuda.is_available():
             sys.exit("--device cuda: this machine has no usable CUDA device; grade with --device cpu")
-    submissions = grading.find_submissions(assignment, args.paths)
+    try:
+        submissions = grading.find_submissions(assignment, args.paths)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(f"grade: {exc}")
     if not submissions:
-        sys.exit("no submissions found under " + " ".join(args.paths))
+        _fail("grade: no submissions found under " + " ".join(args.paths))
     if args.gradescope and len(submissions) != 1:
-        sys.exit("--gradescope writes one results.json: give exactly one submission")
-    results = grade_and_record(assignment, submissions, args.workers, args.device, args.json,
-                               no_isolation=args.no_isolation)
+        _fail("grade: --gradescope writes one results.json: give exactly one submission")
+    _check_gradebook_writable()
+    try:
+        results = grade_and_record(assignment, submissions, args.workers, args.device, args.json,
+                                   no_isolation=args.no_isolation)
+    except KeyboardInterrupt:
+        from autograder.results import load_stored
+        recorded = {r.student for r in load_stored(cfg.RESULTS_DIR, assignment.id)} & {s for s, _ in submissions}
+        print(f"\ninterrupted: grading stopped; {len(recorded)} of these {len(submissions)} students have a "
+              f"recorded grade (kept as it was stored); run the same command again to grade the rest",
+              file=sys.stderr)
+        return 130
     if args.gradescope:
         from autograder import gradescope
         print(f"-> {gradescope.write(results[0], args.gradescope)}")
@@ -91,6 +106,50 @@ def cmd_grade(args) -> int:
         if r.suspicious:
             print(f"SUSPICIOUS {r.student}: {'; '.join(r.suspicious)}", file=sys.stderr)
     return 1 if any(r.status == "error" for r in results) else 0
+
+
+def _fail(message: str, code: int = 2):
+    """One line for the instructor, and a non-zero exit."""
+    print(message, file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _check_gradebook_writable() -> None:
+    """Before anything is graded: a gradebook that cannot take the grades stops the run now."""
+    folder = cfg.GRADEBOOK_DIR
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"grade: cannot create the gradebook folder {folder}: {exc.strerror}")
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        if cfg.GRADEBOOK_DB.exists():
+            with open(cfg.GRADEBOOK_DB, "r+b"):
+                pass
+    except OSError as exc:
+        _fail(f"grade: the gradebook in {folder} is not writable ({exc.strerror}): grades could not be "
+              f"recorded; nothing was graded")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 64, not {value}")
+    return value
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("cgu-dl-course")
+    except Exception:  # noqa: BLE001 - not installed: a checkout run with PYTHONPATH
+        return "unknown (not installed)"
 
 
 def cmd_export(args) -> int:
@@ -167,23 +226,32 @@ def cmd_lab(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    import os
+
+    prog = "course" if os.path.basename(sys.argv[0]) == "course" else "python -m autograder"
+    parser = argparse.ArgumentParser(prog=prog, description=f"{cfg.COURSE_TITLE}: release, grade, export.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()} ({cfg.COURSE_ID})")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add_parser(*a, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **k)
 
     p = sub.add_parser("release", help="regenerate release/ (and the sample submissions) from source/")
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     p.set_defaults(fn=cmd_release)
 
     p = sub.add_parser("validate", help="reference must score full marks, the blank release zero")
-    p.add_argument("assignments", nargs="*")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.add_argument("--workers", type=_positive, default=2, help="submissions graded at once")
     p.set_defaults(fn=cmd_validate)
 
     p = sub.add_parser("grade", help="grade notebooks or nbgrader submitted/ trees, record the grades")
-    p.add_argument("assignment")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", choices=sorted(cfg.DEVICE_PROFILES), default="cpu")
+    p.add_argument("assignment", help=f"one of: {', '.join(cfg.ASSIGNMENTS)}")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a notebook, a <student>/<assignment>/ folder, or an nbgrader submitted/ tree")
+    p.add_argument("--workers", type=_positive, default=2, help="submissions graded at once (1 to time a GPU)")
+    p.add_argument("--device", choices=sorted(cfg.DEVICE_PROFILES), default="cpu",
+                   help="the device profile: thresholds and where probes run")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--no-isolation", action="store_true",
                    help="run student code without namespaces when neither root nor unprivileged user "
@@ -193,26 +261,27 @@ def main(argv=None) -> int:
     p.set_defaults(fn=cmd_grade)
 
     p = sub.add_parser("export", help="print the gradebook and write gradebook/<assignment>.csv")
-    p.add_argument("assignments", nargs="*")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     p.add_argument("--gradescope", action="store_true",
                    help="also write gradebook/gradescope/<assignment>/<student>/results.json")
     p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("feedback", help="(re)write each student's feedback report")
-    p.add_argument("assignments", nargs="*")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     p.set_defaults(fn=cmd_feedback)
 
     p = sub.add_parser("demo", help="release, grade the shipped samples, print the gradebook")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=_positive, default=2, help="submissions graded at once")
     p.set_defaults(fn=cmd_demo)
 
     p = sub.add_parser("calibrate", help="measure the reference on this machine, write calibration/<device>.json")
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all that have thresholds)")
-    p.add_argument("--device", choices=sorted(cfg.DEVICE_PROFILES), default="cpu")
+    p.add_argument("--device", choices=sorted(cfg.DEVICE_PROFILES), default="cpu",
+                   help="the profile to calibrate (run it on that device)")
     p.set_defaults(fn=cmd_calibrate)
 
     p = sub.add_parser("lab", help="computer-lab exam: prepare the lab machines' folder, collect submissions")
-    p.add_argument("assignment")
+    p.add_argument("assignment", help="the exam's assignment id (midterm)")
     actions = p.add_subparsers(dest="action", required=True)
     q = actions.add_parser("prepare", help="copy release/<assignment> to DEST/<assignment>, proven free of hidden material")
     q.add_argument("dest", metavar="DEST")
@@ -223,4 +292,8 @@ def main(argv=None) -> int:
     p.set_defaults(fn=cmd_lab)
 
     args = parser.parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130

@@ -26,6 +26,10 @@ def _db_url(db_path: Path | None) -> str:
 def ensure_assignment(assignment_id: str, db_path: Path | None = None) -> None:
     """Make sure the gradebook knows the assignment's notebook and grade cells (nbgrader
     learns them while generating the release); generate into a scratch folder if not."""
+    _retrying(_ensure_assignment, assignment_id, db_path)
+
+
+def _ensure_assignment(assignment_id: str, db_path: Path | None = None) -> None:
     import tempfile
 
     from nbgrader.api import Gradebook, MissingEntry
@@ -43,15 +47,43 @@ def ensure_assignment(assignment_id: str, db_path: Path | None = None) -> None:
         generate(assignment_id, release_root=Path(scratch), db_path=db_path)
 
 
+LOCK_RETRIES_S = (0.2, 0.5, 1, 2, 4, 8)  # waits while another program holds the gradebook
+
+
+def _retrying(fn, *args):
+    """fn(*args), retried for about 15 s while another writer holds the gradebook; then
+    NotRecorded naming the lock (or whatever else stopped the write)."""
+    import time
+
+    from nbgrader.api import InvalidEntry
+    from sqlalchemy.exc import OperationalError
+
+    for wait in (*LOCK_RETRIES_S, None):
+        try:
+            return fn(*args)
+        except (OperationalError, InvalidEntry) as exc:  # nbgrader wraps some in InvalidEntry
+            if "locked" not in str(exc):
+                raise NotRecorded(f"the gradebook could not be written ({getattr(exc, 'orig', exc)})") from None
+            if wait is None:
+                raise NotRecorded(f"the gradebook {cfg.GRADEBOOK_DB} is locked by another program "
+                                  f"(a formgrader, another grading run?): close it and grade this student again") from None
+            time.sleep(wait)
+
+
 def record(result: SubmissionResult, db_path: Path | None = None, results_dir: Path | None = None) -> None:
     """Store `result` for its student. A grader failure (status "error") is never stored: the
-    grade already in the gradebook, if any, stays as it was."""
-    from nbgrader.api import Gradebook, MissingEntry
-
+    grade already in the gradebook, if any, stays as it was. A gradebook locked by another
+    writer is retried for about 15 s, then named (NotRecorded)."""
     if result.status == ERROR:
         raise NotRecorded(result.reason)
+    _retrying(_record, result, db_path, results_dir)
+
+
+def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | None) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
     assignment = cfg.ASSIGNMENTS[result.assignment]
-    ensure_assignment(assignment.id, db_path)
+    _ensure_assignment(assignment.id, db_path)
     with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
         gb.update_or_create_student(result.student)
         try:

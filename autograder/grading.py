@@ -14,7 +14,6 @@ import os
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import course_config as cfg
@@ -214,9 +213,12 @@ class Grader:
             result.seconds = time.monotonic() - started
             return result
         result.disclosures = [d.describe() for d in disclosures.scan(cells)]
+        if not any(c.question for c in cells):
+            result.notes.append(f"this notebook has none of {assignment.id}'s graded cells: is it the notebook "
+                                f"of another assignment? It was graded as {assignment.id}")
         timeouts = self.timeouts()
         report = self.sandbox.run(cells, list(timeouts), timeouts, slot)
-        result.notes = [*(f"{label}: {msg}" for label, q, msg in report.cell_errors if q is None), *report.notes]
+        result.notes += [*(f"{label}: {msg}" for label, q, msg in report.cell_errors if q is None), *report.notes]
         result.suspicious = list(report.suspicious)
         if report.grader_error:
             result.status, result.reason = ERROR, report.grader_error
@@ -259,6 +261,8 @@ def find_submissions(assignment: cfg.Assignment, paths) -> list[tuple[str, Path]
     found = []
     for raw in paths:
         path = Path(raw)
+        if path.is_file() and path.suffix != ".ipynb":
+            raise ValueError(f"{path} is not a notebook (.ipynb): give notebooks or folders of them")
         if path.is_file():
             parts = path.resolve().parts
             student = parts[-3] if len(parts) >= 3 and parts[-2] == assignment.id else path.stem
@@ -278,39 +282,28 @@ def find_submissions(assignment: cfg.Assignment, paths) -> list[tuple[str, Path]
 # ------------------------------------------------------------------------------ parallel
 
 def grade_many(assignment: cfg.Assignment, submissions, workers: int = 1, device: str = "cpu",
-               progress: bool = True, no_isolation: bool = False):
-    """Yield a SubmissionResult per (student, path), in completion order. `workers` threads
-    each drive one student process at a time (the work happens in those processes)."""
+               progress: bool = True, no_isolation: bool = False, backend: str = "local",
+               address: str | None = None):
+    """Yield a SubmissionResult per (student, path), in completion order, each exactly once.
+    `backend` says where the `workers` warm graders run (`autograder.backends`: "local", this
+    process's threads; "ray", actors on the Ray cluster at `address`); nothing is recorded
+    here: the caller records each result as it arrives."""
+    from autograder import backends
+
+    run = backends.get(backend)
     submissions = list(submissions)
-    workers = max(1, min(int(workers), 16, len(submissions) or 1))
     bar = None
-    with Grader(assignment, device, no_isolation) as grader:
-        if grader.mode == "none":
-            from autograder.sandbox import NO_ISOLATION_WARNING
-            print(NO_ISOLATION_WARNING, file=sys.stderr)
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=len(submissions), desc=f"grading {assignment.id}", unit="sub", file=sys.stderr)
-        slots = threading.local()
-        counter = iter(range(1 << 30))
-        counter_lock = threading.Lock()
-
-        def task(student, path):
-            if not hasattr(slots, "slot"):
-                with counter_lock:
-                    slots.slot = next(counter)
-            return grader.grade(Path(path), student, slots.slot)
-
-        try:
-            with ThreadPoolExecutor(workers, thread_name_prefix="grade") as pool:
-                futures = [pool.submit(task, student, path) for student, path in submissions]
-                try:
-                    for future in as_completed(futures):
-                        bar and bar.update(1)
-                        yield future.result()
-                finally:
-                    for f in futures:
-                        f.cancel()
-        finally:
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(submissions), desc=f"grading {assignment.id}", unit="sub", file=sys.stderr)
+    results = run(assignment, submissions, workers=workers, device=device, no_isolation=no_isolation,
+                  address=address)
+    try:
+        for result in results:
             if bar:
-                bar.close()
+                bar.update(1)
+            yield result
+    finally:
+        results.close()
+        if bar:
+            bar.close()

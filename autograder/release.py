@@ -70,7 +70,7 @@ def generate(assignment_id: str, release_root: Path | None = None, db_path: Path
     _copy_runtime_package(dest)
     assignment = cfg.ASSIGNMENTS[assignment_id]
     with api.gradebook as gb:
-        gb.update_or_create_assignment(assignment_id, duedate=f"{assignment.due} 23:59:00 +0800")
+        gb.update_or_create_assignment(assignment_id, duedate=assignment.due_at)
     leaks = find_leaks(assignment_id, dest)
     if leaks:
         raise ReleaseError("solution text would leak into the release:\n" + "\n".join(leaks[:20]))
