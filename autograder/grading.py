@@ -11,6 +11,7 @@ So a student's process can find nothing in its memory but libraries and its own 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -30,6 +31,7 @@ JUDGE_IMPORTS = ("numpy", "torch", "pytest", "_pytest.debugging", "_pytest.fault
 JUDGE_TIMEOUT_S = 600
 MAX_CODE_CHARS = 4_000_000  # all the code cells a submission asks us to run
 MAX_CODE_CELLS = 2000
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 
 
 def suite_module(assignment_id: str) -> str:
@@ -276,7 +278,14 @@ def find_submissions(assignment: cfg.Assignment, paths) -> list[tuple[str, Path]
                 found += [(p.stem, p) for p in sorted(path.glob("*.ipynb"))]
         else:
             raise FileNotFoundError(f"no such file or directory: {path}")
-    return found
+    usable = []
+    for student, path in found:  # the id names files and folders of the gradebook and feedback
+        if STUDENT_ID.fullmatch(student):
+            usable.append((student, path))
+        else:
+            print(f"warning: skipped {path}: {student!r} is not a usable student id "
+                  f"(letters, digits and . _ - @ +, at most 64)", file=sys.stderr)
+    return usable
 
 
 # ------------------------------------------------------------------------------ parallel

@@ -28,6 +28,7 @@ from autograder.sandbox.zygote import Zygote, ZygoteError, read_message
 GRACE_S = 2.0  # the supervisor waits this much past the child's own alarm before it kills
 START_S = 60.0  # from fork to "ready": the hidden suite's imports and building the sandbox
 MAX_SKIPPED_CELLS = 3
+MAX_RECEIVED = 256 * 2**20  # bytes one process may send the supervisor in all
 WATCH_EVERY_S = 0.25
 
 
@@ -137,6 +138,7 @@ class _Process:
         self.memory_mb, self.uid = memory_mb, uid
         self.next_watch = 0.0
         self.seq = 0
+        self.received = 0
         self.end_status: int | None = None
 
     def request(self, message: dict) -> int:
@@ -174,6 +176,9 @@ class _Process:
                 chunk = b""
             if not chunk:
                 raise _Stop(self._death())
+            self.received += len(chunk)
+            if self.received > MAX_RECEIVED:
+                raise protocol.Violation(f"more than {MAX_RECEIVED // 2**20} MB sent to the grader")
             self.pending += self.reader.feed(chunk)
             if self.reader.error and not self.pending:
                 raise protocol.Violation(self.reader.error)
