@@ -27,11 +27,20 @@ def _pts(x: float) -> str:
     return f"{x:g}"
 
 
-def render(result: SubmissionResult) -> str:
+def render(result: SubmissionResult, hand: dict | None = None) -> str:
+    """`hand`: question id -> (points or None while pending, comment), from the gradebook."""
     assignment = cfg.ASSIGNMENTS[result.assignment]
+    hand = hand or {}
     out = [f"# {assignment.title}: feedback for {safe(result.student, 100)}", ""]
     manual = f" + {_pts(result.manual_max)} graded by hand" if result.manual_max else ""
     out.append(f"**Autograded score: {_pts(result.score)} / {_pts(result.max_score)}**{manual}")
+    given = [hand[q.id][0] for q in result.questions if q.manual and hand.get(q.id, (None,))[0] is not None]
+    pending = [q for q in result.questions if q.manual and hand.get(q.id, (None,))[0] is None]
+    if result.manual_max:
+        total = result.score + sum(given)
+        out.append("")
+        out.append(f"**Total: {_pts(total)} / {_pts(result.max_score + result.manual_max)}**"
+                   + (" (hand-graded part pending)" if pending else ""))
     out.append("")
     if result.status in (CRASHED, INVALID):
         out += [f"> Your submission could not be run: {safe(result.reason)}.",
@@ -43,7 +52,11 @@ def render(result: SubmissionResult) -> str:
         out.append("")
     for q in result.questions:
         if q.manual:
-            out += [f"## {q.title}  ({_pts(q.max_score)} points, graded by hand)", ""]
+            points, comment = hand.get(q.id, (None, ""))
+            mark = "pending" if points is None else f"{_pts(points)} / {_pts(q.max_score)}"
+            out += [f"## {q.title}: {mark} (graded by hand)", ""]
+            if comment:
+                out += [f"> {safe(comment, 2000)}", ""]
             continue
         mark = "full marks" if q.score == q.max_score else f"{_pts(q.score)} / {_pts(q.max_score)}"
         out += [f"## {q.title}: {mark}", ""]
@@ -75,14 +88,17 @@ def _describe(check_name: str) -> str:
     return check_name.removeprefix("test_").replace("_", " ")
 
 
-def write(result: SubmissionResult, feedback_dir: Path | None = None) -> Path:
+def write(result: SubmissionResult, feedback_dir: Path | None = None, hand: dict | None = None) -> Path:
     path = Path(feedback_dir or cfg.FEEDBACK_DIR) / result.student / f"{result.assignment}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".md.tmp")
-    tmp.write_bytes(render(result).encode("utf-8", "replace"))
+    tmp.write_bytes(render(result, hand).encode("utf-8", "replace"))
     tmp.replace(path)
     return path
 
 
 def write_all(assignment_id: str, results_dir: Path | None = None, feedback_dir: Path | None = None) -> list[Path]:
-    return [write(r, feedback_dir) for r in load_stored(results_dir or cfg.RESULTS_DIR, assignment_id)]
+    """Every stored student's feedback, with the hand scores and comments given so far."""
+    from autograder.gradebook import manual_grades
+    return [write(r, feedback_dir, manual_grades(assignment_id, r.student))
+            for r in load_stored(results_dir or cfg.RESULTS_DIR, assignment_id)]

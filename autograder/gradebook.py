@@ -84,14 +84,16 @@ def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | 
 
     assignment = cfg.ASSIGNMENTS[result.assignment]
     _ensure_assignment(assignment.id, db_path)
+    timestamp = submission_timestamp(Path(result.source)) if result.source else None
     with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
         gb.update_or_create_student(result.student)
         try:
-            gb.find_submission(assignment.id, result.student)
+            submission = gb.find_submission(assignment.id, result.student)
+            submission.timestamp = timestamp or submission.timestamp
         except MissingEntry:
             with warnings.catch_warnings():  # nbgrader's own autoflush chatter, harmless
                 warnings.simplefilter("ignore")
-                gb.add_submission(assignment.id, result.student)
+                gb.add_submission(assignment.id, result.student, timestamp=timestamp)
         for question in result.questions:
             if question.manual:
                 continue  # the TA's manual score stays untouched
@@ -100,6 +102,78 @@ def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | 
         gb.db.commit()
     write_json_atomic(stored_path(results_dir or cfg.RESULTS_DIR, assignment.id, result.student),
                       result.to_dict())
+    write_autograded_notebook(result, assignment)
+
+
+def submission_timestamp(notebook: Path):
+    """When the student handed in: nbgrader's `timestamp.txt` beside the notebook (what
+    `nbgrader collect`/`zip_collect` write), else the notebook file's own modification time.
+    Returns a naive UTC datetime, as nbgrader stores it, or None."""
+    import datetime
+
+    from dateutil import parser
+
+    stamp = notebook.parent / "timestamp.txt"
+    try:
+        if stamp.is_file() and not stamp.is_symlink():
+            # dateutil itself: nbgrader's parse_utc reads " +0800" as +800 seconds
+            when = parser.parse(stamp.read_text(errors="replace").strip()[:100])
+            if when.tzinfo is not None:  # no zone: UTC, as nbgrader writes them
+                when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            return when
+    except (ValueError, OverflowError, TypeError):
+        pass  # a malformed timestamp: fall back to the file's own time
+    try:
+        mtime = notebook.lstat().st_mtime
+    except OSError:
+        return None
+    return datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).replace(tzinfo=None)
+
+
+def autograded_path(assignment: cfg.Assignment, student: str) -> Path:
+    """Where nbgrader's formgrader looks for the graded notebook of `student`."""
+    return cfg.GRADEBOOK_DIR / "autograded" / student / assignment.id / f"{assignment.notebook}.ipynb"
+
+
+def write_autograded_notebook(result: SubmissionResult, assignment: cfg.Assignment) -> None:
+    """The submitted notebook, where nbgrader's own flow expects it (formgrader's manual
+    grading, `nbgrader generate_feedback`): read as the grader read it, never its outputs run."""
+    import nbformat
+
+    from autograder.notebook import NotebookError, read_submitted_file
+    try:
+        nb = nbformat.reads(read_submitted_file(Path(result.source)).decode("utf-8"), as_version=4)
+    except (NotebookError, ValueError, OSError, UnicodeDecodeError):
+        return  # an invalid file: the formgrader shows it as missing, our table says why
+    path = autograded_path(assignment, result.student)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, str(tmp))
+    tmp.replace(path)
+
+
+def manual_grades(assignment_id: str, student: str, db_path: Path | None = None) -> dict:
+    """question id -> (points given by hand or None while pending, the grader's comment) for
+    the hand-graded questions of one student, as the formgrader stored them."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    assignment = cfg.ASSIGNMENTS[assignment_id]
+    found = {}
+    ensure_tools_on_path()
+    with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
+        for q in assignment.questions:
+            if not q.manual_points:
+                continue
+            try:
+                grade = gb.find_grade(q.id, assignment.notebook, assignment_id, student)
+            except MissingEntry:
+                continue
+            try:
+                comment = gb.find_comment(q.id, assignment.notebook, assignment_id, student).comment or ""
+            except MissingEntry:
+                comment = ""
+            found[q.id] = (grade.manual_score, comment)
+    return found
 
 
 def rows(assignment_id: str, db_path: Path | None = None, results_dir: Path | None = None) -> list[dict]:

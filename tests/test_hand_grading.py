@@ -1,0 +1,54 @@
+"""What nbgrader's own flow needs from our grading: the autograded notebook where the
+formgrader looks for it, the submission's timestamp, hand scores and comments that land in our
+table, CSV and feedback, and autograded scores that hand grading never changes."""
+import datetime
+import os
+import shutil
+
+from nbgrader.api import Gradebook
+from nbgrader.apps import NbGraderAPI
+
+import course_config as cfg
+from autograder import cli, feedback, gradebook
+from autograder.nbgrader_setup import nbgrader_config
+
+HW1 = cfg.HW1
+MANUAL = next(q for q in HW1.questions if q.manual_points)
+
+
+def test_a_ta_grades_by_hand_and_the_student_sees_it(tmp_path):
+    folder = tmp_path / "handin" / HW1.id
+    folder.mkdir(parents=True)
+    shutil.copy(cfg.SAMPLES_DIR / "submitted" / "ref_reference" / HW1.id / f"{HW1.notebook}.ipynb", folder)
+    (folder / "timestamp.txt").write_text("2025-10-01 23:30:00.000000 +08:00")
+    [result] = cli.grade_and_record(HW1, [("handin", folder / f"{HW1.notebook}.ipynb")], quiet=True)
+    assert result.score == HW1.auto_points
+
+    # nbgrader's formgrader finds the notebook (no "file missing") and the hand-in time
+    api = NbGraderAPI(config=nbgrader_config())
+    [notebook] = api.get_student_notebook_submissions("handin", HW1.id)
+    assert notebook["id"] is not None and notebook["needs_manual_grade"]
+    assert gradebook.autograded_path(HW1, "handin").exists()
+    with Gradebook(f"sqlite:///{cfg.GRADEBOOK_DB}", cfg.COURSE_ID) as gb:
+        assert gb.find_submission(HW1.id, "handin").timestamp == datetime.datetime(2025, 10, 1, 15, 30)
+        # what the formgrader saves when the TA enters points and a comment
+        grade = gb.find_grade(MANUAL.id, HW1.notebook, HW1.id, "handin")
+        grade.manual_score = MANUAL.manual_points - 1
+        comment = gb.find_comment(MANUAL.id, HW1.notebook, HW1.id, "handin")
+        comment.manual_comment = "Good derivation; the last step drops the 1/N."
+        gb.db.commit()
+
+    text = feedback.write_all(HW1.id)
+    mine = (cfg.FEEDBACK_DIR / "handin" / f"{HW1.id}.md").read_text()
+    assert f"{MANUAL.manual_points - 1:g} / {MANUAL.manual_points:g} (graded by hand)" in mine
+    assert "the last step drops the 1/N." in mine
+    assert f"**Total: {HW1.auto_points + MANUAL.manual_points - 1:g} / {HW1.auto_points + HW1.manual_points:g}**" in mine
+    row = next(r for r in gradebook.rows(HW1.id) if r["student"] == "handin")
+    assert row[MANUAL.id] == MANUAL.manual_points - 1 and row["auto"] == HW1.auto_points
+    assert text
+
+    # a regrade keeps the hand score and the comment
+    cli.grade_and_record(HW1, [("handin", folder / f"{HW1.notebook}.ipynb")], quiet=True)
+    assert gradebook.manual_grades(HW1.id, "handin")[MANUAL.id] == (MANUAL.manual_points - 1,
+                                                                    "Good derivation; the last step drops the 1/N.")
+    os.remove(gradebook.autograded_path(HW1, "handin"))
