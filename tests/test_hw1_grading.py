@@ -209,10 +209,19 @@ def _hidden_numbers() -> list[float]:
     return [float(x) for x in hidden if math.isfinite(x) and abs(x) >= 0.01 and abs(x - round(x, 2)) > 1e-9]
 
 
+def _significant_digits(written: str) -> int:
+    mantissa = re.split(r"[eE]", written.lstrip("-"))[0].replace(".", "")
+    return len(mantissa.lstrip("0"))
+
+
 def _quoted_hidden(text: str, hidden: list[float]) -> list[float]:
+    """Numbers of `text` written with 4 or more significant digits (the old messages wrote
+    inputs with 4 and expected values with 6; a student's own accuracy, 0.842, has 3) that
+    equal a hidden number."""
     hidden = np.array(hidden)
-    return [x for x in _numbers(text) if abs(x) >= 0.01
-            and np.any(np.abs(hidden - x) <= 5e-4 * np.abs(hidden))]
+    written = re.findall(r"(?<![\w.])-?\d+\.\d+(?:e[-+]?\d+)?", text)
+    return [float(w) for w in written if _significant_digits(w) >= 4 and abs(float(w)) >= 0.01
+            and np.any(np.abs(hidden - float(w)) <= 5e-4 * np.abs(hidden))]
 
 
 def test_feedback_quotes_no_hidden_input_or_expected_value(graded):
