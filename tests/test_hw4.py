@@ -247,3 +247,24 @@ def test_reference_passes_on_the_gpu():
     result = next(iter(grading.grade_many(HW4, [("ref_reference", path)], device="cuda", progress=False)))
     assert result.score == HW4.auto_points, [(c.name, c.message) for q in result.questions for c in q.checks
                                             if not c.passed]
+
+
+def test_gpu_int8_path_computes_the_layer_on_cpu():
+    """The CPU form of the GPU path: the notebook's int8_linear_cuda (per-token int8 activations,
+    torch._int_mm, both scales after) gives the float layer's output on this CPU, in float32 and
+    with the half-precision buffers the GPU speed check uses."""
+    sub = calibrate.reference_submission(HW4)
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(384, 1536)
+    x = torch.randn(128, 384)
+    q = sub.QuantLinear(layer, 8, True)
+    with torch.no_grad():
+        y, y_float = sub.int8_linear_cuda(x, q.qweight, q.scale, q.bias), layer(x)
+    assert torch.nn.functional.cosine_similarity(y, y_float).min() > 0.999
+    assert (y - y_float).abs().max() < 0.02 * y_float.abs().max()
+    q = q.half()
+    assert (q.qweight.dtype, q.scale.dtype, q.bias.dtype) == (torch.int8, torch.float16, torch.float16)
+    with torch.no_grad():
+        y16 = sub.int8_linear_cuda(x.half(), q.qweight, q.scale, q.bias)
+    assert y16.dtype == torch.float16 and torch.nn.functional.cosine_similarity(y16.float(), y_float).min() > 0.999
+    assert not sub.use_int_mm(x, 8, q.qweight), "on a CPU the forward dequantizes (no int8 path)"

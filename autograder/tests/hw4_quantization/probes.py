@@ -298,6 +298,8 @@ def speed(sub):
     for bits in (8, 4):
         def run(bits=bits):
             q = sub.QuantLinear(copy.deepcopy(layer), bits=bits, per_channel=True).to(device)
+            if dtype == torch.float16:
+                q = q.half()  # its float buffers (scales, bias) as the input's; integers stay integers
             with torch.no_grad():
                 y = q(x)
             if not isinstance(y, torch.Tensor) or tuple(y.shape) != (plan["tokens"], shape["out"]):
