@@ -52,3 +52,17 @@ def test_a_ta_grades_by_hand_and_the_student_sees_it(tmp_path):
     assert gradebook.manual_grades(HW1.id, "handin")[MANUAL.id] == (MANUAL.manual_points - 1,
                                                                     "Good derivation; the last step drops the 1/N.")
     os.remove(gradebook.autograded_path(HW1, "handin"))
+
+
+def test_nbgrader_generate_feedback_works_on_our_gradebook():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sample = cfg.SAMPLES_DIR / "submitted" / "blank_release" / HW1.id / f"{HW1.notebook}.ipynb"
+    cli.grade_and_record(HW1, [("fb_student", sample)], quiet=True)
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    done = subprocess.run([str(nbgrader), "generate_feedback", HW1.id, "--student", "fb_student"],
+                          cwd=cfg.ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (cfg.GRADEBOOK_DIR / "nbgrader_feedback" / "fb_student" / HW1.id / f"{HW1.notebook}.html").exists()
