@@ -25,36 +25,55 @@ def cmd_release(args) -> int:
     return 0
 
 
-def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path=None, quiet=False,
-                     no_isolation=False):
-    """Grade, record each result as it arrives, write feedback; return the results. One
-    submission that cannot be recorded is reported and the batch goes on."""
-    from autograder import feedback, gradebook, grading
-    from autograder.sandbox import IsolationUnavailable
+def _open_gradebook(assignment_id: str):
+    """(gradebook, feedback) modules, the gradebook knowing the assignment. nbgrader and
+    SQLAlchemy take seconds to import (and a fresh gradebook has nbgrader learn the
+    assignment's cells), so `grade_and_record` runs this in a thread while the graders start."""
+    from autograder import feedback, gradebook
     try:
-        gradebook.ensure_assignment(assignment.id)
+        gradebook.ensure_assignment(assignment_id)
     except gradebook.NotRecorded as exc:
         print(f"warning: {exc}; grading goes on, each grade is tried again when it is recorded", file=sys.stderr)
+    return gradebook, feedback
+
+
+def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path=None, quiet=False,
+                     no_isolation=False, backend="local", address=None):
+    """Grade, record each result as it arrives, write feedback; return the results. One
+    submission that cannot be recorded is reported and the batch goes on. `backend`/`address`:
+    where the graders run (`autograder.backends`); the recording happens here, in this process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder import grading
+    from autograder.sandbox import IsolationUnavailable
     results = []
-    try:
-        for result in grading.grade_many(assignment, submissions, workers=workers, device=device,
-                                         progress=not quiet, no_isolation=no_isolation):
-            results.append(result)
-            try:
-                gradebook.record(result)
-                feedback.write(result)
-            except gradebook.NotRecorded as exc:
-                print(f"  {result.student}: NOT recorded, the stored grade is unchanged: {exc}", file=sys.stderr)
-            except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
-                result.status, result.reason = "error", f"the grader could not record it: {type(exc).__name__}: {exc}"
-                print(f"  {result.student}: NOT recorded ({type(exc).__name__}: {exc}); the stored grade is unchanged",
-                      file=sys.stderr)
-    except IsolationUnavailable as exc:
-        sys.exit(str(exc))
+    with ThreadPoolExecutor(1, thread_name_prefix="gradebook") as opener:
+        opening = opener.submit(_open_gradebook, assignment.id)  # off the critical path
+        try:
+            _grade_into(opening, grading.grade_many(assignment, submissions, workers=workers, device=device,
+                                                    progress=not quiet, no_isolation=no_isolation,
+                                                    backend=backend, address=address), results)
+        except IsolationUnavailable as exc:
+            sys.exit(str(exc))
     results.sort(key=lambda r: r.student)
     if json_path:
         Path(json_path).write_text(json.dumps([_json_summary(r) for r in results], indent=1, ensure_ascii=False))
     return results
+
+
+def _grade_into(opening, graded, results) -> None:
+    for result in graded:
+        gradebook, feedback = opening.result()
+        results.append(result)
+        try:
+            gradebook.record(result)
+            feedback.write(result)
+        except gradebook.NotRecorded as exc:
+            print(f"  {result.student}: NOT recorded, the stored grade is unchanged: {exc}", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
+            result.status, result.reason = "error", f"the grader could not record it: {type(exc).__name__}: {exc}"
+            print(f"  {result.student}: NOT recorded ({type(exc).__name__}: {exc}); the stored grade is unchanged",
+                  file=sys.stderr)
 
 
 def _json_summary(r) -> dict:
@@ -68,7 +87,9 @@ def _json_summary(r) -> dict:
 def cmd_grade(args) -> int:
     from autograder import grading
     assignment = _assignments([args.assignment])[0]
-    if args.device == "cuda":
+    if args.address and args.backend != "ray":
+        _fail("grade: --address names a Ray cluster: it goes with --backend ray")
+    if args.device == "cuda" and args.backend == "local":  # with Ray, the GPUs are the workers'
         import os
 
         # Ask NVML, not the CUDA runtime: a process that initialised CUDA cannot hand a usable
@@ -88,7 +109,7 @@ def cmd_grade(args) -> int:
     _check_gradebook_writable()
     try:
         results = grade_and_record(assignment, submissions, args.workers, args.device, args.json,
-                                   no_isolation=args.no_isolation)
+                                   no_isolation=args.no_isolation, backend=args.backend, address=args.address)
     except KeyboardInterrupt:
         from autograder.results import load_stored
         recorded = {r.student for r in load_stored(cfg.RESULTS_DIR, assignment.id)} & {s for s, _ in submissions}
@@ -258,6 +279,12 @@ def main(argv=None) -> int:
                         "namespaces are available (students can then read and change everything you can)")
     p.add_argument("--gradescope", metavar="FILE",
                    help="also write Gradescope's results.json for the one submission (otter's format)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="where the graders run: this machine's worker pool, or Ray workers (each a warm "
+                        "grader; --workers of them; see the README's 'Grading on a cluster (Ray)')")
+    p.add_argument("--address", metavar="ADDR",
+                   help="--backend ray: the cluster to join (HEAD_IP:6379, or 'auto'); default $RAY_ADDRESS, "
+                        "else a one-machine Ray cluster started for this run")
     p.set_defaults(fn=cmd_grade)
 
     p = sub.add_parser("export", help="print the gradebook and write gradebook/<assignment>.csv")
