@@ -481,3 +481,8 @@ SAMPLES_DIR = ROOT / "samples"  # shipped sample submissions, same layout as sub
 # Data directories outside the repository that graded code may read (the instructor's CIFAR-10
 # copy); the sandbox keeps them reachable even under a closed directory such as /root.
 DATA_DIRS: tuple[Path, ...] = (CIFAR10_DIR.parent,)
+
+# Gradescope (`python -m autograder gradescope HW` builds the autograder bundle): when students
+# see each hidden check's result there. "after_due_date" keeps the messages from a resubmission
+# loop before the deadline; "visible" shows them at once; "hidden"/"after_published" as Gradescope says.
+GRADESCOPE_CHECK_VISIBILITY = "after_due_date"

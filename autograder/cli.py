@@ -67,7 +67,7 @@ def _grade_into(opening, graded, results) -> None:
         results.append(result)
         try:
             gradebook.record(result)
-            feedback.write(result)
+            feedback.write(result, hand=gradebook.manual_grades(result.assignment, result.student))
         except gradebook.NotRecorded as exc:
             print(f"  {result.student}: NOT recorded, the stored grade is unchanged: {exc}", file=sys.stderr)
         except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
@@ -246,6 +246,29 @@ def cmd_lab(args) -> int:
     return 0
 
 
+def cmd_gradescope(args) -> int:
+    """Build Gradescope's autograder bundle for one assignment."""
+    from autograder import gradescope
+    assignment = _assignments([args.assignment])[0]
+    path = gradescope.bundle(assignment, Path(args.out), allow_no_isolation=args.allow_no_isolation)
+    print(f"-> {path}: upload it as the assignment's autograder (Gradescope: Configure Autograder > zip file)")
+    return 0
+
+
+def cmd_gradescope_run(args) -> int:
+    """What the bundle's run_autograder calls inside Gradescope's container."""
+    from autograder import gradescope
+    from autograder.sandbox import IsolationUnavailable
+    assignment = _assignments([args.assignment])[0]
+    try:
+        data = gradescope.run_submission(assignment, Path(args.submission), Path(args.metadata),
+                                         Path(args.results), no_isolation=args.no_isolation)
+    except IsolationUnavailable as exc:
+        _fail(str(exc))
+    print(f"{data['score']:g} points -> {args.results}")
+    return 0
+
+
 def main(argv=None) -> int:
     import os
 
@@ -317,6 +340,22 @@ def main(argv=None) -> int:
     q.add_argument("sources", nargs="+", metavar="SRC")
     q.add_argument("--to", help="where to collect (default: submitted/)")
     p.set_defaults(fn=cmd_lab)
+
+    p = sub.add_parser("gradescope", help="build Gradescope's autograder bundle (setup.sh, run_autograder, source/)")
+    p.add_argument("assignment", help=f"one of: {', '.join(cfg.ASSIGNMENTS)}")
+    p.add_argument("--out", default=str(cfg.GRADEBOOK_DIR / "gradescope"), help="folder for the zip")
+    p.add_argument("--allow-no-isolation", action="store_true",
+                   help="grade without namespaces where the container forbids them (students could then "
+                        "read the hidden tests in the container); without it such a run reports an error")
+    p.set_defaults(fn=cmd_gradescope)
+
+    p = sub.add_parser("gradescope-run", help="(inside Gradescope) grade /autograder/submission, write results.json")
+    p.add_argument("assignment")
+    p.add_argument("--submission", default="/autograder/submission", help="the submitted files")
+    p.add_argument("--metadata", default="/autograder/submission_metadata.json", help="who submitted")
+    p.add_argument("--results", default="/autograder/results/results.json", help="where Gradescope reads")
+    p.add_argument("--no-isolation", action="store_true", help="see `gradescope --allow-no-isolation`")
+    p.set_defaults(fn=cmd_gradescope_run)
 
     args = parser.parse_args(argv)
     try:
