@@ -106,6 +106,9 @@ def cmd_grade(args) -> int:
         _fail("grade: no submissions found under " + " ".join(args.paths))
     if args.gradescope and len(submissions) != 1:
         _fail("grade: --gradescope writes one results.json: give exactly one submission")
+    from autograder.course import roster
+    for line in roster.not_on_roster([s for s, _ in submissions]):
+        print(line, file=sys.stderr)
     _check_gradebook_writable()
     try:
         results = grade_and_record(assignment, submissions, args.workers, args.device, args.json,
@@ -269,6 +272,26 @@ def cmd_gradescope_run(args) -> int:
     return 0
 
 
+def cmd_roster(args) -> int:
+    """The class roster: import a CSV into nbgrader's gradebook, or list it."""
+    from autograder.course import roster
+    if args.action == "import":
+        try:
+            students = roster.import_roster(Path(args.file))
+        except roster.RosterError as exc:
+            _fail(f"roster import: {exc}")
+        print(f"imported {len(students)} students into the gradebook ({cfg.GRADEBOOK_DB}); "
+              f"roster kept as {roster.roster_path()}")
+        return 0
+    found = roster.load()
+    if found is None:
+        _fail("no roster imported yet: python -m autograder roster import FILE.csv")
+    for s in found.values():
+        print(f"{s.id:16s} {s.name:30s} {s.email}")
+    print(f"({len(found)} students)")
+    return 0
+
+
 def main(argv=None) -> int:
     import os
 
@@ -356,6 +379,13 @@ def main(argv=None) -> int:
     p.add_argument("--results", default="/autograder/results/results.json", help="where Gradescope reads")
     p.add_argument("--no-isolation", action="store_true", help="see `gradescope --allow-no-isolation`")
     p.set_defaults(fn=cmd_gradescope_run)
+
+    p = sub.add_parser("roster", help="import the class roster (CSV: id, name, email) into the gradebook")
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("import", help="add or update every student of FILE (checked first: a bad file changes nothing)")
+    q.add_argument("file", metavar="FILE.csv")
+    actions.add_parser("show", help="list the imported roster")
+    p.set_defaults(fn=cmd_roster)
 
     args = parser.parse_args(argv)
     try:

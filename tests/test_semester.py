@@ -51,3 +51,46 @@ def test_late_policy_days_cap_and_grace():
     assert p.penalty_percent(16 * 60) == 10  # a part of a day counts as a day
     assert p.penalty_percent(27 * 3600) == 20  # 1 day 3 h: the second day started
     assert p.penalty_percent(30 * 86400) == 50  # the cap
+
+
+# ------------------------------------------------------------------ roster
+
+def _students_in_db():
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{cfg.GRADEBOOK_DB}", cfg.COURSE_ID) as gb:
+        return {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
+
+
+def _cli(*argv):
+    from autograder.cli import main
+    try:
+        return main(list(argv))
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_roster_import_through_nbgrader_and_bad_files_change_nothing(tmp_path, capsys):
+    from autograder.course import roster
+    good = tmp_path / "roster.csv"
+    good.write_text("Student ID,Name,Email\nB1100001,林英嘉,b1100001@cgu.edu.tw\nB1100002,Ada Lovelace,\n",
+                    encoding="utf-8")
+    assert _cli("roster", "import", str(good)) == 0
+    db = _students_in_db()
+    assert db["B1100001"][1:] == ("林英嘉", "b1100001@cgu.edu.tw")
+    assert "B1100002" in db
+    before, before_copy = _students_in_db(), roster.roster_path().read_bytes()
+    bad = {
+        "dup.csv": ("id,name,email\nB1,a,a@x\nB2,b,b@x\nB1,c,c@x\n".encode(), "B1 again (first on line 2)"),
+        "cols.csv": ("id,email\nB3,c@x\n".encode(), "lacks a name column"),
+        "big5.csv": ("id,name,email\nB4,林英嘉,d@x\n".encode("big5"), "not UTF-8"),
+        "badid.csv": ("id,name,email\n../etc,x,y\n".encode(), "not a usable student id"),
+    }
+    for name, (data, says) in bad.items():
+        (tmp_path / name).write_bytes(data)
+        assert _cli("roster", "import", str(tmp_path / name)) == 2
+        err = capsys.readouterr().err
+        assert says in err and "nothing was imported" in err, err
+    assert _students_in_db() == before and roster.roster_path().read_bytes() == before_copy
+    assert roster.not_on_roster(["B1100001", "someone_else"]) == [
+        line for line in roster.not_on_roster(["someone_else"])]
+    assert "someone_else is not on the class roster" in roster.not_on_roster(["someone_else"])[0]
