@@ -84,7 +84,9 @@ def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | 
 
     assignment = cfg.ASSIGNMENTS[result.assignment]
     _ensure_assignment(assignment.id, db_path)
-    timestamp = submission_timestamp(Path(result.source)) if result.source else None
+    from autograder.course import late
+
+    timestamp, stamp_note = read_timestamp(Path(result.source)) if result.source else (None, None)
     with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
         gb.update_or_create_student(result.student)
         try:
@@ -99,35 +101,42 @@ def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | 
                 continue  # the TA's manual score stays untouched
             grade = gb.find_grade(question.id, assignment.notebook, assignment.id, result.student)
             grade.auto_score = question.score
+        lateness = late.apply(gb, assignment, result.student)  # nbgrader's late-penalty plugin
         gb.db.commit()
+    result.notes = late.replace_notes(result.notes, [stamp_note, lateness.note()])
     write_json_atomic(stored_path(results_dir or cfg.RESULTS_DIR, assignment.id, result.student),
                       result.to_dict())
     write_autograded_notebook(result, assignment)
 
 
 def submission_timestamp(notebook: Path):
-    """When the student handed in: nbgrader's `timestamp.txt` beside the notebook (what
-    `nbgrader collect`/`zip_collect` write), else the notebook file's own modification time.
-    Returns a naive UTC datetime, as nbgrader stores it, or None."""
+    """When the student handed in, from nbgrader's `timestamp.txt` beside the notebook (what
+    `nbgrader collect`/`zip_collect` write), as a naive UTC datetime (nbgrader's way), or None."""
+    return read_timestamp(notebook)[0]
+
+
+def read_timestamp(notebook: Path):
+    """(naive UTC datetime or None, a note for the feedback or None). Without a readable
+    `timestamp.txt` the hand-in time is unknown: nothing is stored as the time (nbgrader then
+    counts the submission as on time) and the note says so; no late penalty is applied."""
     import datetime
 
     from dateutil import parser
 
     stamp = notebook.parent / "timestamp.txt"
+    if not stamp.is_file() or stamp.is_symlink():
+        return None, ("Hand-in time unknown: there is no timestamp.txt beside the notebook (nbgrader's "
+                      "collect writes one), so no late penalty was applied")
+    text = stamp.read_text(errors="replace").strip()[:100]
     try:
-        if stamp.is_file() and not stamp.is_symlink():
-            # dateutil itself: nbgrader's parse_utc reads " +0800" as +800 seconds
-            when = parser.parse(stamp.read_text(errors="replace").strip()[:100])
-            if when.tzinfo is not None:  # no zone: UTC, as nbgrader writes them
-                when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-            return when
+        # dateutil itself: nbgrader's parse_utc reads " +0800" as +800 seconds
+        when = parser.parse(text)
     except (ValueError, OverflowError, TypeError):
-        pass  # a malformed timestamp: fall back to the file's own time
-    try:
-        mtime = notebook.lstat().st_mtime
-    except OSError:
-        return None
-    return datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).replace(tzinfo=None)
+        return None, (f"Hand-in time unknown: timestamp.txt holds {text[:40]!r}, not a date and time, so no "
+                      f"late penalty was applied")
+    if when.tzinfo is None:  # no zone: UTC, as nbgrader writes them
+        return when, None
+    return when.astimezone(datetime.timezone.utc).replace(tzinfo=None), None
 
 
 def autograded_path(assignment: cfg.Assignment, student: str) -> Path:
@@ -178,8 +187,11 @@ def manual_grades(assignment_id: str, student: str, db_path: Path | None = None)
 
 def rows(assignment_id: str, db_path: Path | None = None, results_dir: Path | None = None) -> list[dict]:
     """One row per graded student: scores from the gradebook, status and disclosures from
-    the stored results."""
+    the stored results. The late penalty is brought up to date first (it is a share of the
+    score, hand points included), so `total` is what `nbgrader export` calls the score."""
     from nbgrader.api import Gradebook, MissingEntry
+
+    from autograder.course import late
 
     assignment = cfg.ASSIGNMENTS[assignment_id]
     stored = {r.student: r for r in load_stored(results_dir or cfg.RESULTS_DIR, assignment_id)}
@@ -191,6 +203,12 @@ def rows(assignment_id: str, db_path: Path | None = None, results_dir: Path | No
                 submission = gb.find_submission(assignment_id, student)
             except MissingEntry:
                 continue
+            lateness = late.apply(gb, assignment, student)
+            try:  # stored, so the formgrader and `nbgrader export` agree
+                gb.db.commit()
+            except Exception:  # noqa: BLE001 - a locked gradebook: the table is right all the same
+                gb.db.rollback()
+            submission = gb.find_submission(assignment_id, student)
             notebook = next(n for n in submission.notebooks if n.name == assignment.notebook)
             grades = {g.name: g for g in notebook.grades}
             row = {"student": student, "assignment": assignment_id}
@@ -204,14 +222,28 @@ def rows(assignment_id: str, db_path: Path | None = None, results_dir: Path | No
                     row[q.id] = g.score
                     auto += g.score
             row.update(auto=round(auto, 2), auto_max=assignment.auto_points,
-                       total=round(submission.score, 2), max=assignment.auto_points + assignment.manual_points,
+                       total=round(max(0.0, submission.score - lateness.penalty), 2),
+                       max=assignment.auto_points + assignment.manual_points,
                        manual="pending" if manual_pending else "done",
                        status=stored[student].status,
                        reason=stored[student].reason,
                        ai_disclosures=len(stored[student].disclosures),
-                       suspicious="; ".join(stored[student].suspicious))
+                       suspicious="; ".join(stored[student].suspicious),
+                       submitted=_local(lateness.timestamp), late=lateness.short(),
+                       late_penalty=round(lateness.penalty, 2), raw_total=round(submission.score, 2))
             table.append(row)
     return table
+
+
+def _local(when) -> str:
+    """A naive UTC time from nbgrader as the course's local time ("" when unknown)."""
+    import datetime
+    import zoneinfo
+
+    if when is None:
+        return ""
+    return when.replace(tzinfo=datetime.timezone.utc).astimezone(zoneinfo.ZoneInfo(cfg.TIME_ZONE)).strftime(
+        "%Y-%m-%d %H:%M")
 
 
 def to_csv(table: list[dict]) -> str:
@@ -228,10 +260,10 @@ def to_text(assignment_id: str, table: list[dict]) -> str:
     """The gradebook as a terminal table."""
     assignment = cfg.ASSIGNMENTS[assignment_id]
     qids = [q.id for q in assignment.questions]
-    heads = ["student", *qids, "auto", "manual", "status", "AI"]
+    heads = ["student", *qids, "auto", "manual", "status", "AI", "late"]
     lines = [[r["student"], *(_fmt(r[q]) for q in qids), f"{_fmt(r['auto'])}/{_fmt(r['auto_max'])}",
               r["manual"], r["status"] + (" SUSPICIOUS" if r.get("suspicious") else ""),
-              str(r["ai_disclosures"])] for r in table]
+              str(r["ai_disclosures"]), r.get("late") or "-"] for r in table]
     widths = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(heads)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     title = f"{assignment.title}  ({len(table)} graded; max {_fmt(assignment.auto_points)} auto + {_fmt(assignment.manual_points)} manual)"

@@ -26,6 +26,8 @@ def nbgrader_config(release_dir=None, db_path=None) -> Config:
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.egg-info"]
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     c.GenerateAssignment.preprocessors = generate_assignment_preprocessors()
+    # the course's late policy (course_config.LATE_POLICY) as nbgrader's late-submission plugin
+    c.AssignLatePenalties.plugin_class = "autograder.course.late.CoursePenalty"
     return c
 
 

@@ -94,3 +94,88 @@ def test_roster_import_through_nbgrader_and_bad_files_change_nothing(tmp_path, c
     assert roster.not_on_roster(["B1100001", "someone_else"]) == [
         line for line in roster.not_on_roster(["someone_else"])]
     assert "someone_else is not on the class roster" in roster.not_on_roster(["someone_else"])[0]
+
+
+# ------------------------------------------------------------------ late work
+
+HW1 = cfg.ASSIGNMENTS["hw1_backprop"]
+
+
+def _result(student, source, failing=(), seconds=1.0, status="graded"):
+    """A graded HW1 result as the grader returns it: every check passes but `failing`."""
+    from autograder.results import CheckResult, QuestionResult, SubmissionResult
+    questions = []
+    for q in HW1.questions:
+        if q.manual_points:
+            questions.append(QuestionResult(q.id, q.title, 0.0, q.manual_points, manual=True))
+        if q.checks:
+            checks = [CheckResult(n, 0.0 if n in failing else p, p, n not in failing,
+                                  "" if n not in failing else f"{n} gave the wrong value") for n, p in q.checks.items()]
+            questions.append(QuestionResult(q.id, q.title, sum(c.points for c in checks), q.auto_points, checks=checks))
+    return SubmissionResult(student, HW1.id, status, questions=questions, seconds=seconds, source=str(source))
+
+
+def _handin(tmp_path, student, stamp):
+    import shutil
+    folder = tmp_path / "submitted" / student / HW1.id
+    folder.mkdir(parents=True)
+    shutil.copy(cfg.SAMPLES_DIR / "submitted" / "ref_reference" / HW1.id / f"{HW1.notebook}.ipynb", folder)
+    if stamp is not None:
+        (folder / "timestamp.txt").write_text(stamp)
+    return folder / f"{HW1.notebook}.ipynb"
+
+
+def test_late_policy_through_nbgrader(tmp_path, monkeypatch):
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins.export import CsvExportPlugin
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    from autograder import feedback, gradebook
+    from autograder.course import late
+    from autograder.nbgrader_setup import nbgrader_config
+
+    monkeypatch.setattr(cfg, "LATE_POLICY", cfg.LatePolicy(10, 50, 15, {HW1.id: {"late_ext": 2}}))
+    stamps = {"late_1d3h": "2025-10-10 03:00:00 +08:00",  # due 10/08 23:59: 1 day 3 h 1 min late
+              "late_ext": "2025-10-10 03:00:00 +08:00",  # the same, with a 2-day extension
+              "in_grace": "2025-10-09 00:05:00 +08:00",
+              "on_time": "2025-10-08 15:00:00",  # no zone: UTC, as nbgrader writes it (23:00 in Taipei)
+              "no_stamp": None, "bad_stamp": "last Tuesday, around noon?"}
+    results = {s: _result(s, _handin(tmp_path, s, stamp)) for s, stamp in stamps.items()}
+    for r in results.values():
+        gradebook.record(r)
+    rows = {r["student"]: r for r in gradebook.rows(HW1.id)}
+    full = HW1.auto_points
+    assert rows["late_1d3h"]["late_penalty"] == round(full * 0.2, 2)
+    assert rows["late_1d3h"]["total"] == round(full * 0.8, 2) and rows["late_1d3h"]["raw_total"] == full
+    assert rows["late_1d3h"]["late"] == "1 day 3 h -20%" and rows["late_1d3h"]["submitted"] == "2025-10-10 03:00"
+    for s in ("late_ext", "in_grace", "on_time", "no_stamp", "bad_stamp"):
+        assert rows[s]["total"] == full and rows[s]["late_penalty"] == 0, s
+    assert rows["in_grace"]["late"] == "6 min (grace)"
+    text = feedback.render(results["late_1d3h"])
+    assert "Late: submitted 1 day 3 h late: -20% of your score" in text
+    assert "Hand-in time unknown: there is no timestamp.txt" in feedback.render(results["no_stamp"])
+    assert "'last Tuesday, around noon?', not a date and time" in feedback.render(results["bad_stamp"])
+    assert not [n for n in results["on_time"].notes if n.startswith(late.NOTE_PREFIXES)]
+    gradebook.record(results["late_1d3h"])  # recorded again: the note is not repeated
+    assert sum(n.startswith("Late:") for n in results["late_1d3h"].notes) == 1
+
+    # nbgrader's own export shows the same penalty and score; a hand score moves both
+    with Gradebook(f"sqlite:///{cfg.GRADEBOOK_DB}", cfg.COURSE_ID) as gb:
+        gb.find_grade("derivation", HW1.notebook, HW1.id, "late_1d3h").manual_score = 5
+        gb.db.commit()
+    row = next(r for r in gradebook.rows(HW1.id) if r["student"] == "late_1d3h")
+    assert row["late_penalty"] == round((full + 5) * 0.2, 2) and row["total"] == round((full + 5) * 0.8, 2)
+    exported = tmp_path / "export.csv"
+    with Gradebook(f"sqlite:///{cfg.GRADEBOOK_DB}", cfg.COURSE_ID) as gb:
+        CsvExportPlugin(to=str(exported)).export(gb)
+    import csv
+    theirs = {r["student_id"]: r for r in csv.DictReader(exported.open()) if r["assignment"] == HW1.id}
+    assert float(theirs["late_1d3h"]["late_submission_penalty"]) == pytest.approx(row["late_penalty"])
+    assert float(theirs["late_1d3h"]["score"]) == pytest.approx(row["total"])
+    assert float(theirs["late_ext"]["score"]) == pytest.approx(full)
+
+    # `nbgrader autograde` would use the same plugin
+    pre = AssignLatePenalties(config=nbgrader_config())
+    pre.init_plugin()
+    assert isinstance(pre.plugin_inst, late.CoursePenalty)
+    assert pre.plugin_inst.late_submission_penalty("x", 30.0, 27 * 3600) == 6.0
