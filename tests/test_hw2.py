@@ -1,5 +1,6 @@
 """HW2 end to end: every shipped sample scores exactly as its spec says (planted mistakes lose
-their question, slow loops fail the speed ratio, a faked clock is caught), the CIFAR-10 files we
+their question, correct answers in other styles keep full marks, slow loops fail the speed ratio,
+a faked clock, a slowed reference and a made-up loss are caught and flagged), the CIFAR-10 files we
 write are the real format (torchvision reads them), the thresholds come from the calibration
 file or say plainly that they are defaults, and the GPU forms skip cleanly without CUDA."""
 import dataclasses
@@ -64,6 +65,22 @@ def test_slow_loops_fail_the_ratio_and_the_reference_passes_comfortably(graded):
     check = next(c for q in graded["cheat_fake_clock"].questions for c in q.checks
                  if c.name == "test_training_speed_ratio")
     assert not check.passed and "do not add up" in check.message
+    # a reference slowed down with real sleeps in the student's process: the clean process shows it
+    check = next(c for q in graded["cheat_slow_reference"].questions for c in q.checks
+                 if c.name == "test_training_speed_ratio")
+    assert not check.passed and "clean process" in check.message
+
+
+def test_cheats_are_flagged_for_the_instructor_and_honest_work_is_not(graded):
+    """The judge's own verifications leave a "suspicious" mark with the reason where the student's
+    process lied (a made-up loss, a slowed reference); no honest sample gets one."""
+    expected = {"cheat_lookup_predictions": "made-up loss", "cheat_slow_reference": "slower in the student's process"}
+    for student, result in graded.items():
+        marks = list(getattr(result, "suspicious", []))
+        if student in expected:
+            assert any(expected[student] in m for m in marks), (student, marks)
+        elif student.startswith(("ref_", "style_", "mistake_", "slow_")):
+            assert not marks, (student, marks)
 
 
 def test_feedback_shows_accuracy_and_timing_against_thresholds(graded):
@@ -179,8 +196,9 @@ def test_judge_rechecks_the_timings_against_the_grader_clock():
     run = {"reference": [0.1] * 5, "student": [0.11] * 5, "warmup": [0.1, 0.11], "steps": 16.0,
            "reference_steps": 16.0, "last_loss": 1.0}
     speed = {"device": "cpu", "timer": "perf_counter", "images": 512, "batches": 16, "width": 0.125, "run": run}
-    honest = run_suite(HW2.id, {"speed": speed}, {"speed": 1.3})["test_training_speed_ratio"]
-    faked = run_suite(HW2.id, {"speed": speed}, {"speed": 6.0})["test_training_speed_ratio"]
+    probes = {"speed": speed, "clean:reference_speed": {"device": "cpu", "reference": [0.1] * 5, "warmup": [0.1]}}
+    honest = run_suite(HW2.id, probes, {"speed": 1.3})["test_training_speed_ratio"]
+    faked = run_suite(HW2.id, probes, {"speed": 6.0})["test_training_speed_ratio"]
     assert honest["passed"], honest["message"]
     assert not faked["passed"] and "do not add up" in faked["message"]
 

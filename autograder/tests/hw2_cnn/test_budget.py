@@ -141,7 +141,7 @@ def test_training_speed_ratio(student, detail):
         detail(f"the reference loop next to yours took x{drift:.2f} its time in a clean process of the grader "
                f"(up to x{DRIFT_NOISE:g} is noise)")
     why = []
-    if steps > 0 and steps < batches:
+    if steps < batches:
         why.append(f"counting only the batches that stepped the optimizer ({steps:g} steps for {batches} batches)")
     if drift is not None and drift > DRIFT_NOISE:
         why.append("counting the reference's slowdown in your process beyond the noise")
