@@ -87,6 +87,8 @@ def _json_summary(r) -> dict:
 def cmd_grade(args) -> int:
     from autograder import grading
     assignment = _assignments([args.assignment])[0]
+    if args.student or args.question:
+        return cmd_regrade(args, assignment)
     if args.address and args.backend != "ray":
         _fail("grade: --address names a Ray cluster: it goes with --backend ray")
     if args.device == "cuda" and args.backend == "local":  # with Ray, the GPUs are the workers'
@@ -292,6 +294,47 @@ def cmd_roster(args) -> int:
     return 0
 
 
+def cmd_regrade(args, assignment) -> int:
+    """grade HW PATH --student ID --question Q: grade the student's submission again and store
+    only that question's new score (autograder.course.regrade); the change is logged."""
+    from autograder import feedback, gradebook, grading
+    from autograder.course import regrade
+    if not (args.student and args.question):
+        _fail("grade: --student and --question go together (to grade a whole submission again, "
+              "give its path without them)")
+    try:
+        regrade.check_request(assignment, args.student, args.question)
+        found = [p for s, p in grading.find_submissions(assignment, args.paths) if s == args.student]
+    except (regrade.RegradeError, FileNotFoundError, ValueError) as exc:
+        _fail(f"grade: {exc}")
+    if len(found) != 1:
+        _fail(f"grade: {'no' if not found else len(found)} submission(s) of {args.student} under "
+              f"{' '.join(args.paths)}; nothing was changed")
+    _check_gradebook_writable()
+
+    def grade_one(a, student, notebook):
+        return next(grading.grade_many(a, [(student, notebook)], workers=1, device=args.device,
+                                       progress=False, no_isolation=args.no_isolation))
+    try:
+        before, after, merged = regrade.regrade(assignment, args.student, args.question, found[0], grade_one,
+                                                reason=args.reason)
+    except (regrade.RegradeError, gradebook.NotRecorded) as exc:
+        _fail(f"grade: {exc}")
+    feedback.write(merged, hand=gradebook.manual_grades(assignment.id, args.student))
+    q = assignment.question(args.question)
+    print(f"{args.student} {assignment.id} {args.question}: {before:g} -> {after:g} / {q.auto_points:g} "
+          f"(other questions unchanged; history: python -m autograder history {assignment.id} "
+          f"--student {args.student})")
+    return 0
+
+
+def cmd_history(args) -> int:
+    """The log of changed grades."""
+    from autograder.course import history
+    print(history.to_text(history.read(args.assignment, args.student)))
+    return 0
+
+
 def main(argv=None) -> int:
     import os
 
@@ -331,6 +374,9 @@ def main(argv=None) -> int:
     p.add_argument("--address", metavar="ADDR",
                    help="--backend ray: the cluster to join (HEAD_IP:6379, or 'auto'); default $RAY_ADDRESS, "
                         "else a one-machine Ray cluster started for this run")
+    p.add_argument("--student", metavar="ID", help="with --question: regrade one question of this student")
+    p.add_argument("--question", metavar="Q", help="with --student: only this question's score changes")
+    p.add_argument("--reason", default="", help="with --question: why (kept in the history log)")
     p.set_defaults(fn=cmd_grade)
 
     p = sub.add_parser("export", help="print the gradebook and write gradebook/<assignment>.csv")
@@ -386,6 +432,11 @@ def main(argv=None) -> int:
     q.add_argument("file", metavar="FILE.csv")
     actions.add_parser("show", help="list the imported roster")
     p.set_defaults(fn=cmd_roster)
+
+    p = sub.add_parser("history", help="the log of changed grades (regrades, students graded again)")
+    p.add_argument("assignment", nargs="?", help="only this assignment")
+    p.add_argument("--student", metavar="ID", help="only this student")
+    p.set_defaults(fn=cmd_history)
 
     args = parser.parse_args(argv)
     try:

@@ -70,21 +70,25 @@ def _retrying(fn, *args):
             time.sleep(wait)
 
 
-def record(result: SubmissionResult, db_path: Path | None = None, results_dir: Path | None = None) -> None:
+def record(result: SubmissionResult, db_path: Path | None = None, results_dir: Path | None = None,
+           only_question: str | None = None, action: str = "grade", reason: str = "") -> None:
     """Store `result` for its student. A grader failure (status "error") is never stored: the
     grade already in the gradebook, if any, stays as it was. A gradebook locked by another
-    writer is retried for about 15 s, then named (NotRecorded)."""
+    writer is retried for about 15 s, then named (NotRecorded). `only_question`: write only that
+    question's autograded score (a regrade; the caller merged the stored result). A changed
+    score is logged (autograder.course.history) with `action` and `reason`."""
     if result.status == ERROR:
         raise NotRecorded(result.reason)
-    _retrying(_record, result, db_path, results_dir)
+    _retrying(_record, result, db_path, results_dir, only_question, action, reason)
 
 
-def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | None) -> None:
+def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | None,
+            only_question: str | None = None, action: str = "grade", reason: str = "") -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
     assignment = cfg.ASSIGNMENTS[result.assignment]
     _ensure_assignment(assignment.id, db_path)
-    from autograder.course import late
+    from autograder.course import history, late
 
     timestamp, stamp_note = read_timestamp(Path(result.source)) if result.source else (None, None)
     with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
@@ -96,13 +100,21 @@ def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | 
             with warnings.catch_warnings():  # nbgrader's own autoflush chatter, harmless
                 warnings.simplefilter("ignore")
                 gb.add_submission(assignment.id, result.student, timestamp=timestamp)
+        changes = []
         for question in result.questions:
             if question.manual:
                 continue  # the TA's manual score stays untouched
+            if only_question is not None and question.id != only_question:
+                continue  # a regrade of one question leaves the others as they were
             grade = gb.find_grade(question.id, assignment.notebook, assignment.id, result.student)
+            if grade.auto_score is not None and (grade.auto_score != question.score or action == "regrade"):
+                changes.append({"action": action, "assignment": assignment.id, "student": result.student,
+                                "question": question.id, "before": grade.auto_score, "after": question.score,
+                                **({"reason": reason} if reason else {})})
             grade.auto_score = question.score
         lateness = late.apply(gb, assignment, result.student)  # nbgrader's late-penalty plugin
         gb.db.commit()
+    history.append(changes)
     result.notes = late.replace_notes(result.notes, [stamp_note, lateness.note()])
     write_json_atomic(stored_path(results_dir or cfg.RESULTS_DIR, assignment.id, result.student),
                       result.to_dict())

@@ -179,3 +179,61 @@ def test_late_policy_through_nbgrader(tmp_path, monkeypatch):
     pre.init_plugin()
     assert isinstance(pre.plugin_inst, late.CoursePenalty)
     assert pre.plugin_inst.late_submission_penalty("x", 30.0, 27 * 3600) == 6.0
+
+
+# ------------------------------------------------------------------ regrades and their history
+
+def test_regrade_one_question_leaves_everything_else(tmp_path, capsys):
+    from nbgrader.api import Gradebook
+
+    from autograder import gradebook
+    from autograder.course import history, regrade
+    from autograder.results import load_stored
+
+    nb = _handin(tmp_path, "rg", "2025-10-01 12:00:00 +08:00")
+    # first grading: losses and grad_check both failed one check each
+    gradebook.record(_result("rg", nb, failing=("test_loss_gradients", "test_numerical_gradient")))
+    with Gradebook(f"sqlite:///{cfg.GRADEBOOK_DB}", cfg.COURSE_ID) as gb:  # the TA's hand grading
+        gb.find_grade("derivation", HW1.notebook, HW1.id, "rg").manual_score = 3
+        gb.find_comment("derivation", HW1.notebook, HW1.id, "rg").manual_comment = "missing the 1/N"
+        gb.db.commit()
+    before_rows = next(r for r in gradebook.rows(HW1.id) if r["student"] == "rg")
+    assert before_rows["losses"] == 2 and before_rows["grad_check"] == 1
+
+    # the regrade run passes everything: only `losses` may change
+    calls = []
+
+    def grade_one(a, student, notebook):
+        calls.append((a.id, student, notebook))
+        return _result(student, notebook)
+    b, a, _ = regrade.regrade(HW1, "rg", "losses", nb, grade_one, reason="fixed test tolerance")
+    assert (b, a) == (2, 5) and calls == [(HW1.id, "rg", nb)]
+    after_rows = next(r for r in gradebook.rows(HW1.id) if r["student"] == "rg")
+    changed = {k for k in before_rows if before_rows[k] != after_rows[k]}
+    assert changed == {"losses", "auto", "total", "raw_total"}, changed
+    assert after_rows["grad_check"] == 1 and after_rows["derivation"] == 3
+    assert gradebook.manual_grades(HW1.id, "rg")["derivation"] == (3, "missing the 1/N")
+    [stored] = [r for r in load_stored(cfg.RESULTS_DIR, HW1.id) if r.student == "rg"]
+    gc = next(q for q in stored.questions if q.id == "grad_check")
+    assert not next(c for c in gc.checks if c.name == "test_numerical_gradient").passed  # stored check untouched
+    [entry] = history.read(HW1.id, "rg")
+    assert (entry["question"], entry["before"], entry["after"], entry["action"]) == ("losses", 2, 5, "regrade")
+    assert entry["reason"] == "fixed test tolerance" and entry["who"] and entry["time"]
+    assert _cli("history", HW1.id, "--student", "rg") == 0
+    assert "losses: 2 -> 5  (fixed test tolerance)" in capsys.readouterr().out
+
+    # bad requests: a clear message, nothing stored changes
+    db_before = cfg.GRADEBOOK_DB.read_bytes()
+    log_before = history.log_path().read_bytes()
+    for argv, says in [
+        (["--student", "nobody", "--question", "losses"], "no recorded hw1_backprop grade for student 'nobody'"),
+        (["--student", "rg", "--question", "nope"], "has no question 'nope'; its questions: value_ops"),
+        (["--student", "rg", "--question", "derivation"], "graded by hand"),
+        (["--question", "losses"], "--student and --question go together"),
+    ]:
+        assert _cli("grade", HW1.id, str(nb), *argv) == 2
+        err = capsys.readouterr().err
+        assert says in err, err
+    assert cfg.GRADEBOOK_DB.read_bytes() == db_before and history.log_path().read_bytes() == log_before
+    with pytest.raises(regrade.RegradeError, match="grader failed"):
+        regrade.regrade(HW1, "rg", "losses", nb, lambda *a: _result("rg", nb, status="error"))
