@@ -82,6 +82,11 @@ def judged():
                     wall[name] = time.monotonic() - started
                     if name in HW3.clean_probes:  # as the grader files a clean process's data
                         results["clean:" + name], wall["clean:" + name] = results.pop(name), wall.pop(name)
+                # Here the "clean" process is this one: nn.MultiheadAttention's clean time is the one
+                # measured next to the sample (the drift is 1 by construction; the real grader measures it).
+                speed = results.get("speed", {}).get("run") if isinstance(results.get("speed"), dict) else None
+                if isinstance(speed, dict):
+                    results["clean:reference_speed"] = {"device": "cpu", "reference": speed["reference"], "warmup": []}
                 found[sample.student] = run_suite(HW3.id, results, wall)
     finally:
         torch.set_num_threads(threads)
