@@ -335,6 +335,17 @@ def cmd_history(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    """One page per assignment for the instructor: terminal summary, PNG and HTML with plots."""
+    from autograder.course import report
+    for a in _assignments(args.assignments):
+        text, png, page = report.write(a.id)
+        print(text)
+        print(f"-> {page}" + (f"\n-> {png}" if png else ""))
+        print()
+    return 0
+
+
 def main(argv=None) -> int:
     import os
 
@@ -437,6 +448,10 @@ def main(argv=None) -> int:
     p.add_argument("assignment", nargs="?", help="only this assignment")
     p.add_argument("--student", metavar="ID", help="only this student")
     p.set_defaults(fn=cmd_history)
+
+    p = sub.add_parser("report", help="the instructor's summary per assignment (terminal, gradebook/reports/<hw>.png/.html)")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.set_defaults(fn=cmd_report)
 
     args = parser.parse_args(argv)
     try:

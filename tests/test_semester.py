@@ -147,12 +147,12 @@ def test_late_policy_through_nbgrader(tmp_path, monkeypatch):
     full = HW1.auto_points
     assert rows["late_1d3h"]["late_penalty"] == round(full * 0.2, 2)
     assert rows["late_1d3h"]["total"] == round(full * 0.8, 2) and rows["late_1d3h"]["raw_total"] == full
-    assert rows["late_1d3h"]["late"] == "1 day 3 h -20%" and rows["late_1d3h"]["submitted"] == "2025-10-10 03:00"
+    assert rows["late_1d3h"]["late"] == "1 day 3 h 1 min -20%" and rows["late_1d3h"]["submitted"] == "2025-10-10 03:00"
     for s in ("late_ext", "in_grace", "on_time", "no_stamp", "bad_stamp"):
         assert rows[s]["total"] == full and rows[s]["late_penalty"] == 0, s
     assert rows["in_grace"]["late"] == "6 min (grace)"
     text = feedback.render(results["late_1d3h"])
-    assert "Late: submitted 1 day 3 h late: -20% of your score" in text
+    assert "Late: submitted 1 day 3 h 1 min late: -20% of your score" in text
     assert "Hand-in time unknown: there is no timestamp.txt" in feedback.render(results["no_stamp"])
     assert "'last Tuesday, around noon?', not a date and time" in feedback.render(results["bad_stamp"])
     assert not [n for n in results["on_time"].notes if n.startswith(late.NOTE_PREFIXES)]
@@ -237,3 +237,51 @@ def test_regrade_one_question_leaves_everything_else(tmp_path, capsys):
     assert cfg.GRADEBOOK_DB.read_bytes() == db_before and history.log_path().read_bytes() == log_before
     with pytest.raises(regrade.RegradeError, match="grader failed"):
         regrade.regrade(HW1, "rg", "losses", nb, lambda *a: _result("rg", nb, status="error"))
+
+
+# ------------------------------------------------------------------ the instructor's report
+
+def _class_of(tmp_path):
+    """A few HW1 results recorded as grading stores them: varied failures, one crash, one
+    suspicious, AI disclosures, one late."""
+    from autograder import gradebook
+    from autograder.results import CRASHED
+    made = {
+        "r_full": dict(),
+        "r_losses": dict(failing=("test_loss_gradients",), seconds=3.5),
+        "r_two": dict(failing=("test_loss_gradients", "test_training_reaches_accuracy"), seconds=7.0),
+        "r_late": dict(failing=("test_sgd_step",), stamp="2025-10-10 03:00:00 +08:00"),
+        "r_ai": dict(disclosures=["losses, cell 9 line 2: 以下幾行由gpt-5生成", "layers, cell 7 line 1: from ChatGPT"]),
+        "r_sus": dict(suspicious=["printed the hidden test's expected value"]),
+    }
+    for student, kw in made.items():
+        nb = _handin(tmp_path, student, kw.get("stamp", "2025-10-01 10:00:00 +08:00"))
+        r = _result(student, nb, failing=kw.get("failing", ()), seconds=kw.get("seconds", 2.0))
+        r.disclosures, r.suspicious = kw.get("disclosures", []), kw.get("suspicious", [])
+        gradebook.record(r)
+    crashed = _result("r_crash", _handin(tmp_path, "r_crash", "2025-10-01 10:00:00 +08:00"),
+                      failing=tuple(HW1.check_points()))
+    crashed.status, crashed.reason = CRASHED, "the notebook ran past 90 s while loading"
+    gradebook.record(crashed)
+
+
+def test_report_and_lms_export(tmp_path, capsys):
+    import csv
+
+    from autograder.course import report
+    _class_of(tmp_path)
+    assert _cli("report", HW1.id) == 0
+    out = capsys.readouterr().out
+    assert "7 graded (1 crashed, 6 graded)" in out
+    assert "test_loss_gradients: test_loss_gradients gave the wrong value" in out
+    assert "  2x test_loss_gradients" in out  # the crash is not counted per check
+    assert "r_crash: crashed: the notebook ran past 90 s while loading" in out
+    assert "r_sus: suspicious: printed the hidden test's expected value" in out
+    assert "r_late: 1 day 3 h 1 min -20%" in out
+    losses = next(line for line in out.splitlines() if line.strip().startswith("losses "))
+    assert "AI-use disclosures: 1 students" in losses
+    png, page = cfg.GRADEBOOK_DIR / "reports" / f"{HW1.id}.png", cfg.GRADEBOOK_DIR / "reports" / f"{HW1.id}.html"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    assert "data:image/png;base64," in page.read_text() and "r_crash" in page.read_text()
+    s = report.summarize(HW1.id)
+    assert s.pass_rates["losses"] == pytest.approx(4 / 7) and s.pass_rates["value_ops"] == pytest.approx(6 / 7)

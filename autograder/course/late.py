@@ -66,7 +66,7 @@ def duration(seconds: float) -> str:
         parts.append(f"{days} day" + ("s" if days != 1 else ""))
     if hours:
         parts.append(f"{hours} h")
-    if mins and not days:
+    if mins:
         parts.append(f"{mins} min")
     return " ".join(parts) or f"{int(seconds)} s"
 
