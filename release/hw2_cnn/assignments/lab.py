@@ -8,12 +8,16 @@ Run it in a terminal from the exam folder, the one holding the notebook:
     python -m assignments.lab check [EXERCISE ...]   run the visible checks (all, or e.g. `check 3 7`)
     python -m assignments.lab submit                 hand in: copy the saved notebook for the proctor
 
-`check` runs the notebook's own code cells (setup, your exercises, your answers) in a separate
-Python process with a time limit, then the chosen visible checks, and prints PASS or FAIL for
-each: it reads the notebook *file*, so save it first. The grader decides the points with other
-data and settings; a PASS is a good sign, not a score. `submit` copies the notebook to
-`../submission/<student>/<exam>/`, the folder the proctor collects; submit as often as you like,
-the last copy counts.
+`check` runs, in a separate Python process with a time limit, the notebook's code cells that the
+chosen visible checks need (the setup cells that define what they use, the exercise itself and
+any cell of yours it calls; `check` alone runs every cell), then the checks, and prints PASS or
+FAIL for each: it reads the notebook *file*, so save it first. The grader decides the points
+with other data and settings; a PASS is a good sign, not a score. `submit` copies the notebook to
+`../submission/<student>/<exam>/` with a record (`lab.json`: who started this exam folder, its
+start token, the clock, when it was submitted and whether that was late), the folder the
+proctor collects; submit as often as you like, the last copy counts. The clock starts once per
+exam folder and is never reset; a submission after the time is up is still saved, marked late
+with its time, and the proctor sees that when collecting.
 
 Only the standard library is used here (torch only in the checks' process), so the tool also
 works on a machine where something is broken, to say what.
@@ -21,10 +25,13 @@ works on a machine where something is broken, to say what.
 from __future__ import annotations
 
 import argparse
+import ast
+import hashlib
 import json
 import os
 import platform
 import queue
+import secrets
 import shutil
 import subprocess
 import sys
@@ -41,6 +48,7 @@ SETUP_TIMEOUT_S = 180  # the notebook's own cells, imports included
 CHECK_TIMEOUT_S = 90  # one visible check
 SKIP_TAG = "skip-grading"
 RESULT = "@@lab-result "  # how the checks' process reports, one line per check
+RECORD = "lab.json"  # written next to each submitted notebook; `collect` verifies it
 
 
 # ------------------------------------------------------------------------------ notebook
@@ -75,6 +83,68 @@ def read_cells(path: Path) -> tuple[list[tuple[int, str]], dict[str, str]]:
         elif SKIP_TAG not in meta.get("tags", []):
             program.append((number, source))
     return program, checks
+
+
+def _names(source: str) -> tuple[set[str], set[str]] | None:
+    """(names a cell binds at its top level, names it reads anywhere), or None if it does not
+    parse (such a cell always runs, so that its error is reported)."""
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return None
+    bound, used = set(), set()
+
+    def bind(statements):
+        for node in statements:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            else:
+                targets = []
+                if isinstance(node, (ast.Assign,)):
+                    targets = node.targets
+                elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                    targets = [node.target]
+                elif isinstance(node, (ast.For, ast.AsyncFor)):
+                    targets = [node.target]
+                elif isinstance(node, (ast.With, ast.AsyncWith)):
+                    targets = [item.optional_vars for item in node.items if item.optional_vars]
+                for target in targets:
+                    bound.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+                for field in ("body", "orelse", "finalbody"):
+                    bind(getattr(node, field, []) or [])
+                for handler in getattr(node, "handlers", []) or []:
+                    bind(handler.body)
+
+    bind(tree.body)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.NamedExpr):
+            bound.add(node.target.id)
+    return bound, used
+
+
+def needed(program: list[tuple[int, str]], check_sources: list[str]) -> list[tuple[int, str]]:
+    """The cells of `program` that the checks need: those binding a name the checks read, and,
+    in turn, those binding a name such a cell reads. Cells that do not parse always run."""
+    facts = [_names(source) for _, source in program]
+    wanted = set()
+    for source in check_sources:
+        found = _names(source)
+        wanted |= found[1] if found else set()
+    chosen = {i for i, f in enumerate(facts) if f is None}
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(program) - 1, -1, -1):
+            if i in chosen or not (facts[i][0] & wanted):
+                continue
+            chosen.add(i)
+            wanted |= facts[i][1]
+            changed = True
+    return [cell for i, cell in enumerate(program) if i in chosen]
 
 
 def choose(requested: list[str], available: list[str]) -> list[str]:
@@ -117,17 +187,24 @@ def time_left(state: dict, now: float | None = None) -> str:
 
 
 def cmd_start(args) -> int:
+    """Start the exam clock of this folder, once. A started clock is never reset or lengthened
+    (not by --force, not by --minutes): a new student needs a fresh copy of the exam folder."""
     state = load_state()
-    if state.get("started") and state.get("student") != args.student and not args.force:
-        print(f"this exam folder was started by {state['student']}; add --force to restart it for "
-              f"{args.student} (the proctor decides)")
-        return 1
-    if not state.get("started") or args.force:
-        state = {"student": args.student, "started": time.time(), "minutes": args.minutes}
+    if state.get("started"):
+        if state.get("student") != args.student:
+            print(f"this exam folder was started by {state['student']} at "
+                  f"{datetime.fromtimestamp(state['started']):%H:%M}; its clock is never restarted. "
+                  f"{args.student} needs a fresh copy of the exam folder (ask the proctor)")
+            return 1
+        note = ""
+        if args.minutes != state["minutes"] or args.force:
+            note = f" (the clock of a started exam is never changed: still {state['minutes']} minutes)"
+        print(f"already started for {args.student} at {datetime.fromtimestamp(state['started']):%H:%M}{note}")
+    else:
+        state = {"student": args.student, "started": time.time(), "minutes": args.minutes,
+                 "token": secrets.token_hex(16)}
         save_state(state)
         print(f"exam started for {args.student} at {datetime.now():%H:%M}, {args.minutes} minutes")
-    else:
-        print(f"already started for {args.student} at {datetime.fromtimestamp(state['started']):%H:%M}")
     print(time_left(state))
     return 0
 
@@ -210,13 +287,17 @@ def _last_line(text: str) -> str:
 
 # ------------------------------------------------------------------------------ checks
 
-def run_checks(path: Path, names: list[str]) -> int:
-    """The checks' process: run the notebook's cells, then each named check; report each."""
+def run_checks(path: Path, names: list[str], every_cell: bool = True) -> int:
+    """The checks' process: run the notebook's cells (all, or those the named checks need),
+    then each named check; report each."""
     import contextlib
     import io
     import traceback
 
     program, checks = read_cells(path)
+    total = len(program)
+    if not every_cell:
+        program = needed(program, [checks[name] for name in names])
     namespace = {"__name__": "__main__"}
     os.chdir(path.parent)
     errors = []
@@ -227,7 +308,8 @@ def run_checks(path: Path, names: list[str]) -> int:
                 exec(compile(_python(source), f"<cell {number}>", "exec"), namespace)
         except BaseException as exc:  # noqa: BLE001 - one broken cell must not stop the others
             errors.append(f"cell {number} failed: {_describe(exc)}")
-    print(RESULT + json.dumps({"ready": True, "cell_errors": errors}), flush=True)
+    print(RESULT + json.dumps({"ready": True, "cell_errors": errors, "ran": len(program), "cells": total}),
+          flush=True)
     for name in names:
         out = io.StringIO()
         try:
@@ -271,7 +353,8 @@ def cmd_check(args) -> int:
     while remaining:
         # One process runs the notebook's cells, then the checks in turn; one that hangs or
         # kills it costs that check, and the others run again in a fresh process.
-        child = subprocess.Popen([sys.executable, "-m", "assignments.lab", "_run", str(path), *remaining],
+        only = [] if not args.exercises else ["--only-needed"]
+        child = subprocess.Popen([sys.executable, "-m", "assignments.lab", "_run", str(path), *only, *remaining],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=EXAM_DIR,
                                  env=_child_env(), encoding="utf-8", errors="replace")
         lines: queue.Queue = queue.Queue()
@@ -301,6 +384,9 @@ def cmd_check(args) -> int:
                 if result.get("ready"):
                     ready = True
                     if not results:
+                        if result.get("ran", 0) < result.get("cells", 0):
+                            print(f"ran the {result['ran']} of {result['cells']} code cells that "
+                                  f"{'this check needs' if len(remaining) == 1 else 'these checks need'}")
                         for error in result["cell_errors"]:
                             print(f"note: {error}")
                     continue
@@ -334,22 +420,38 @@ def submission_root() -> Path:
 
 def cmd_submit(args) -> int:
     state = load_state()
-    student = args.student or state.get("student")
-    if not student:
-        print("who are you? run `start --student ID` first, or `submit --student ID`")
+    student = state.get("student")
+    if not state.get("started") or not state.get("token"):
+        print("this exam folder has not been started: run `python -m assignments.lab start --student ID` "
+              "first (the proctor accepts only submissions made by a started exam folder)")
+        return 1
+    if args.student and args.student != student:
+        print(f"this exam folder was started by {student}: it can only submit for {student}")
         return 1
     source = notebook_path()
     try:
-        json.loads(source.read_text(encoding="utf-8"))
+        data = source.read_bytes()
+        json.loads(data.decode("utf-8"))
     except (OSError, ValueError):
         print(f"{source.name} is not a complete notebook file: save it in Jupyter and submit again")
         return 1
+    now = time.time()
+    end = state["started"] + 60 * state["minutes"]
     target = Path(args.to or submission_root()) / student / EXAM / f"{EXAM}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    state.update(student=student, submitted=time.time())
+    record = {"student": student, "exam": EXAM, "token": state["token"], "started": state["started"],
+              "minutes": state["minutes"], "submitted": now, "late": now > end,
+              "late_by_s": max(0.0, round(now - end, 1)), "sha256": hashlib.sha256(data).hexdigest()}
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    (target.parent / RECORD).write_text(json.dumps(record, indent=1))
+    state.update(submitted=now)
     save_state(state)
-    print(f"submitted {source.name} for {student} at {datetime.now():%H:%M:%S}")
+    print(f"submitted {source.name} for {student} at {datetime.fromtimestamp(now):%H:%M:%S}")
+    if record["late"]:
+        print(f"LATE: the exam ended at {datetime.fromtimestamp(end):%H:%M}; this submission is recorded as "
+              f"{int(record['late_by_s'] // 60)} min {int(record['late_by_s'] % 60)} s late, and the proctor sees it")
     print(f"saved as {target}")
     print(time_left(state))
     return 0
@@ -364,7 +466,7 @@ def main(argv=None) -> int:
     p = sub.add_parser("start", help="start the exam clock")
     p.add_argument("--student", required=True, help="your student id")
     p.add_argument("--minutes", type=int, default=DEFAULT_MINUTES, help="length of the exam")
-    p.add_argument("--force", action="store_true", help="restart the clock (the proctor decides)")
+    p.add_argument("--force", action="store_true", help="accepted, but a started clock is never reset")
     p.set_defaults(fn=cmd_start)
     sub.add_parser("status", help="the time left").set_defaults(fn=cmd_status)
     p = sub.add_parser("check", help="run the visible checks of some exercises, or of all")
@@ -373,13 +475,14 @@ def main(argv=None) -> int:
     p.add_argument("--verbose", "-v", action="store_true", help="also show what passing checks print")
     p.set_defaults(fn=cmd_check)
     p = sub.add_parser("submit", help="hand in the saved notebook")
-    p.add_argument("--student", help="default: the one given to start")
+    p.add_argument("--student", help="must be the one given to start (the default)")
     p.add_argument("--to", help="the submission folder (default: ../submission next to this folder)")
     p.set_defaults(fn=cmd_submit)
     p = sub.add_parser("_run")  # internal: the checks' process
     p.add_argument("notebook")
+    p.add_argument("--only-needed", action="store_true")
     p.add_argument("names", nargs="+")
-    p.set_defaults(fn=lambda a: run_checks(Path(a.notebook), a.names))
+    p.set_defaults(fn=lambda a: run_checks(Path(a.notebook), a.names, every_cell=not a.only_needed))
     args = parser.parse_args(argv)
     return args.fn(args)
 
