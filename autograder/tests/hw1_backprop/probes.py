@@ -366,6 +366,8 @@ class FreshGradients:
         self._model = model
 
     def __getattr__(self, name):
+        if name == "_model":  # not set yet (copy.deepcopy builds the object without __init__)
+            raise AttributeError(name)
         return getattr(self._model, name)
 
     def backward(self, dout):
