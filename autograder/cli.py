@@ -346,6 +346,19 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_lms(args) -> int:
+    """One row per student, a column per assignment, the syllabus-weighted total (for the LMS)."""
+    from autograder.course import lms
+    heads, rows = lms.table()
+    path = Path(args.out) if args.out else cfg.GRADEBOOK_DIR / "lms.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(lms.to_csv(heads, rows), encoding="utf-8-sig")  # with a BOM: Excel reads it as UTF-8
+    weights = ", ".join(f"{k} {v:g}%" for k, v in cfg.GRADE_WEIGHTS.items())
+    print(f"{len(rows)} students -> {path}\nweights (syllabus): {weights}; quizzes and the final project "
+          f"are graded elsewhere: their columns are empty and weighted_out_of says what the total covers")
+    return 0
+
+
 def main(argv=None) -> int:
     import os
 
@@ -452,6 +465,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("report", help="the instructor's summary per assignment (terminal, gradebook/reports/<hw>.png/.html)")
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("lms", help="an LMS-ready CSV: a row per student, a column per assignment, the weighted total")
+    p.add_argument("--out", metavar="FILE", help="where to write it (default: gradebook/lms.csv)")
+    p.set_defaults(fn=cmd_lms)
 
     args = parser.parse_args(argv)
     try:

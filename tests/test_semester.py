@@ -10,6 +10,28 @@ import course_config as cfg
 TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
 
 
+@pytest.fixture(scope="module")
+def _template_gradebook(tmp_path_factory):
+    """A gradebook that knows HW1 (nbgrader learns its cells once), copied for each test."""
+    from autograder import gradebook
+    db = tmp_path_factory.mktemp("template") / "gradebook.db"
+    gradebook.ensure_assignment("hw1_backprop", db_path=db)
+    return db
+
+
+@pytest.fixture
+def fresh_gradebook(tmp_path, monkeypatch, _template_gradebook):
+    """Each test its own gradebook folder: what one test records never shows in another's report."""
+    import shutil
+    folder = tmp_path / "gradebook"
+    folder.mkdir()
+    shutil.copy(_template_gradebook, folder / "gradebook.db")
+    for name, path in [("GRADEBOOK_DIR", folder), ("GRADEBOOK_DB", folder / "gradebook.db"),
+                       ("FEEDBACK_DIR", folder / "feedback"), ("RESULTS_DIR", folder / "results")]:
+        monkeypatch.setattr(cfg, name, path)
+    return folder
+
+
 # ------------------------------------------------------------------ calendar (the seed syllabus)
 
 def _week(n: int) -> datetime.date:
@@ -69,7 +91,7 @@ def _cli(*argv):
         return exc.code
 
 
-def test_roster_import_through_nbgrader_and_bad_files_change_nothing(tmp_path, capsys):
+def test_roster_import_through_nbgrader_and_bad_files_change_nothing(fresh_gradebook, tmp_path, capsys):
     from autograder.course import roster
     good = tmp_path / "roster.csv"
     good.write_text("Student ID,Name,Email\nB1100001,林英嘉,b1100001@cgu.edu.tw\nB1100002,Ada Lovelace,\n",
@@ -125,7 +147,7 @@ def _handin(tmp_path, student, stamp):
     return folder / f"{HW1.notebook}.ipynb"
 
 
-def test_late_policy_through_nbgrader(tmp_path, monkeypatch):
+def test_late_policy_through_nbgrader(fresh_gradebook, tmp_path, monkeypatch):
     from nbgrader.api import Gradebook
     from nbgrader.plugins.export import CsvExportPlugin
     from nbgrader.preprocessors import AssignLatePenalties
@@ -183,7 +205,7 @@ def test_late_policy_through_nbgrader(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ regrades and their history
 
-def test_regrade_one_question_leaves_everything_else(tmp_path, capsys):
+def test_regrade_one_question_leaves_everything_else(fresh_gradebook, tmp_path, capsys):
     from nbgrader.api import Gradebook
 
     from autograder import gradebook
@@ -265,7 +287,7 @@ def _class_of(tmp_path):
     gradebook.record(crashed)
 
 
-def test_report_and_lms_export(tmp_path, capsys):
+def test_report_and_lms_export(fresh_gradebook, tmp_path, capsys):
     import csv
 
     from autograder.course import report
@@ -285,3 +307,17 @@ def test_report_and_lms_export(tmp_path, capsys):
     assert "data:image/png;base64," in page.read_text() and "r_crash" in page.read_text()
     s = report.summarize(HW1.id)
     assert s.pass_rates["losses"] == pytest.approx(4 / 7) and s.pass_rates["value_ops"] == pytest.approx(6 / 7)
+
+    # the LMS export: a row per student, a column per assignment, the syllabus weights
+    out = tmp_path / "lms.csv"
+    assert _cli("lms", "--out", str(out)) == 0
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open(encoding="utf-8-sig"))}
+    full = HW1.auto_points + HW1.manual_points  # hand grading still pending: the derivation counts 0
+    r = rows["r_full"]
+    assert float(r[HW1.id]) == pytest.approx(round(100 * HW1.auto_points / full, 2))
+    assert float(r["weighted_total"]) == pytest.approx(7.5 * HW1.auto_points / full, abs=0.01)
+    assert float(r["weighted_out_of"]) == 7.5 and "hand grading pending" in r["notes"]
+    assert r["final_project"] == "" and r["quizzes"] == "" and "hw2_cnn" in r
+    late_row = rows["r_late"]
+    assert float(late_row[HW1.id]) == pytest.approx(round(100 * 0.8 * (HW1.auto_points - 1) / full, 2))
+    assert "late -" in late_row["notes"]
