@@ -182,6 +182,9 @@ class Grader:
             return self._timeouts
 
     def close(self) -> None:
+        # Both zygotes start ending at once (a torch interpreter's teardown takes a while), then wait.
+        for zygote in (self.sandbox.zygote, self.judge.zygote):
+            zygote.control.close()
         self.sandbox.close()
         self.judge.close()
 

@@ -1,18 +1,30 @@
-"""Grading throughput: our grader (1 and 2 workers) against `nbgrader autograde`, same run,
-same HW1 submissions.
+"""Grading throughput, end to end through the CLI, against `nbgrader autograde`, in one run,
+on the same HW1 notebooks.
 
-    .venv/bin/python benchmarks/grade_throughput.py [--copies 10] [--sample ref_reference]
+    .venv/bin/python benchmarks/grade_throughput.py [--copies 16] [--sample ref_reference]
+                                                    [--skip-nbgrader] [--skip-ray]
 
-Copies one shipped sample submission N times into a scratch nbgrader course, then times
-  1. `python -m autograder`-style grading (grading.grade_many) with 1 worker and with 2,
-  2. `nbgrader autograde` on the same submissions (it runs every cell of the notebook, as it
-     always does; our grader runs the code cells except public checks and cells tagged
-     `skip-grading`, then the hidden probes),
-and prints seconds per submission and the ratios. Nothing is recorded in the real gradebook.
+The notebook is one shipped sample with its slow cells removed (those tagged `skip-grading`:
+the full 15-epoch training run and the plots, which our grader skips and nbgrader would run),
+copied N times into a scratch nbgrader course. Then, each as a fresh process, timed on the
+wall clock from start to exit:
+
+  1. `python -m autograder grade hw1_backprop ONE_NOTEBOOK` (one submission: the latency an
+     instructor or a Gradescope container feels), with a fresh gradebook and with a gradebook
+     that already knows the assignment;
+  2. `python -m autograder grade hw1_backprop FOLDER --workers 1`, then `--workers 2`, then
+     `--backend ray --workers 2` (a one-machine Ray cluster started by the command), each
+     recording into a gradebook that already knows the assignment, as nbgrader's does;
+  3. `nbgrader autograde hw1_backprop` on the same N notebooks (it starts a kernel per
+     notebook and runs every cell, public test cells included).
+
+Nothing is recorded in the real gradebook. On a shared machine, read the load average printed
+with the figures.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -26,18 +38,55 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import course_config as cfg  # noqa: E402
-from autograder import grading  # noqa: E402
+
+SKIP_TAG = "skip-grading"
 
 
-def time_ours(assignment, submissions, workers):
+def without_slow_cells(notebook: Path) -> dict:
+    nb = json.loads(notebook.read_text())
+    nb["cells"] = [c for c in nb["cells"] if SKIP_TAG not in c.get("metadata", {}).get("tags", [])]
+    return nb
+
+
+def run(command, env, cwd=ROOT) -> tuple[float, subprocess.CompletedProcess]:
     started = time.perf_counter()
-    results = list(grading.grade_many(assignment, submissions, workers=workers, progress=False))
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
-    scores = sorted({r.score for r in results})
-    return elapsed, scores
+    if done.returncode != 0:
+        print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"failed: {' '.join(map(str, command))}")
+    return elapsed, done
 
 
-def time_nbgrader(assignment, notebook: Path, copies: int, course: Path):
+def scores(output: str) -> list[str]:
+    """The score column of `grade`'s table (one line per student: name, score, '/', max)."""
+    found = []
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[2] == "/":
+            found.append(parts[1])
+    return sorted(set(found))
+
+
+def grade(assignment, paths, gradebook: Path, extra=()) -> tuple[float, list[str]]:
+    env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(gradebook)}
+    elapsed, done = run([sys.executable, "-m", "autograder", "grade", assignment.id, *map(str, paths), *extra], env)
+    return elapsed, scores(done.stdout)
+
+
+def known_gradebook(assignment, template: Path) -> Path:
+    """A gradebook folder that already knows the assignment (as an instructor's does)."""
+    if not template.exists():
+        template.mkdir(parents=True)
+        env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(template)}
+        run([sys.executable, "-c", f"from autograder import gradebook; gradebook.ensure_assignment({assignment.id!r})"],
+            env)
+    copy = Path(tempfile.mkdtemp(prefix="bench-gradebook-"))
+    shutil.copy(template / "gradebook.db", copy / "gradebook.db")
+    return copy
+
+
+def time_nbgrader(assignment, course: Path) -> float:
     (course / "source").symlink_to(ROOT / "source")
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\n"
@@ -47,62 +96,65 @@ def time_nbgrader(assignment, notebook: Path, copies: int, course: Path):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(ROOT)}
     nbgrader = [sys.executable, "-m", "nbgrader"]
-    subprocess.run([*nbgrader, "generate_assignment", assignment.id, "--force"], cwd=course, env=env,
-                   check=True, capture_output=True)
-    for i in range(copies):
-        dest = course / "submitted" / f"student{i:03d}" / assignment.id
-        dest.mkdir(parents=True)
-        shutil.copy(notebook, dest / f"{assignment.notebook}.ipynb")
-        shutil.copytree(ROOT / "assignments", dest / "assignments")
-    started = time.perf_counter()
-    done = subprocess.run([*nbgrader, "autograde", assignment.id, "--force"], cwd=course, env=env,
-                          capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        print(done.stdout[-2000:], done.stderr[-2000:])
-        raise SystemExit("nbgrader autograde failed")
+    run([*nbgrader, "generate_assignment", assignment.id, "--force"], env, cwd=course)
+    elapsed, _ = run([*nbgrader, "autograde", assignment.id, "--force"], env, cwd=course)
     return elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assignment", default="hw1_backprop")
-    parser.add_argument("--copies", type=int, default=10)
+    parser.add_argument("--copies", type=int, default=16)
     parser.add_argument("--sample", default="ref_reference", help="sample student to copy")
     parser.add_argument("--skip-nbgrader", action="store_true")
+    parser.add_argument("--skip-ray", action="store_true")
     args = parser.parse_args()
 
     assignment = cfg.ASSIGNMENTS[args.assignment]
     notebook = cfg.SAMPLES_DIR / "submitted" / args.sample / assignment.id / f"{assignment.notebook}.ipynb"
+    n, rows = args.copies, []
+    print(f"{assignment.id}: {n} copies of {args.sample} without its {SKIP_TAG} cells; "
+          f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         scratch = Path(scratch)
-        copies = []
-        for i in range(args.copies):
-            dest = scratch / "ours" / f"student{i:03d}" / assignment.id
+        stripped = json.dumps(without_slow_cells(notebook), indent=1)
+        submitted = scratch / "nbgrader" / "submitted"
+        for i in range(n):
+            dest = submitted / f"student{i:03d}" / assignment.id
             dest.mkdir(parents=True)
-            shutil.copy(notebook, dest / notebook.name)
-            copies.append((f"student{i:03d}", dest / notebook.name))
-        rows = []
-        time_ours(assignment, copies[:1], 1)  # untimed: first-touch costs (page cache, lazy imports)
-        for workers in (1, 2):
-            elapsed, scores = time_ours(assignment, copies, workers)
-            rows.append((f"ours, {workers} worker{'s' * (workers > 1)}", elapsed, scores))
-        if not args.skip_nbgrader:
-            course = scratch / "nbgrader"
-            course.mkdir()
-            rows.append(("nbgrader autograde", time_nbgrader(assignment, notebook, args.copies, course), None))
+            (dest / f"{assignment.notebook}.ipynb").write_text(stripped)
+            shutil.copytree(ROOT / "assignments", dest / "assignments")  # nbgrader's kernel imports it
+        one = submitted / "student000" / assignment.id / f"{assignment.notebook}.ipynb"
+        template = scratch / "gradebook-template"
 
-    n = args.copies
-    print(f"{assignment.id}: {n} copies of {args.sample}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"{'grader':22s} {'total s':>8s} {'s/submission':>13s}  scores")
-    for name, elapsed, scores in rows:
-        print(f"{name:22s} {elapsed:8.1f} {elapsed / n:13.2f}  {scores if scores is not None else ''}")
-    one, two = rows[0][1], rows[1][1]
-    print(f"2 workers vs 1: {one / two:.2f}x faster")
-    if len(rows) > 2:
-        print(f"ours (1 worker) vs nbgrader autograde: {rows[2][1] / one:.1f}x faster per submission")
-        print(f"ours (2 workers) vs nbgrader autograde: {rows[2][1] / two:.1f}x faster per submission")
+        fresh = Path(tempfile.mkdtemp(prefix="bench-gradebook-"))
+        elapsed, s = grade(assignment, [one], fresh)
+        rows.append(("one submission, fresh gradebook", 1, elapsed, s))
+        elapsed, s = grade(assignment, [one], known_gradebook(assignment, template))
+        rows.append(("one submission, gradebook knows HW1", 1, elapsed, s))
+        for label, extra in [("batch, local, 1 worker", ["--workers", "1"]),
+                             ("batch, local, 2 workers", ["--workers", "2"]),
+                             *([] if args.skip_ray else [("batch, ray (local cluster), 2 workers",
+                                                          ["--backend", "ray", "--workers", "2"])])]:
+            elapsed, s = grade(assignment, [submitted], known_gradebook(assignment, template), extra)
+            rows.append((label, n, elapsed, s))
+            print(f"  {label}: {elapsed:.1f} s", flush=True)
+        if not args.skip_nbgrader:
+            rows.append(("nbgrader autograde", n, time_nbgrader(assignment, scratch / "nbgrader"), None))
+
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    print(f"{'run (wall clock, process start to exit)':42s} {'subs':>4s} {'total s':>8s} {'s/sub':>7s}  scores")
+    for label, count, elapsed, s in rows:
+        print(f"{label:42s} {count:4d} {elapsed:8.1f} {elapsed / count:7.2f}  {s if s is not None else ''}")
+    by = {label: elapsed for label, _, elapsed, _ in rows}
+    w1, w2 = by["batch, local, 1 worker"], by["batch, local, 2 workers"]
+    print(f"local, 2 workers vs 1: {w1 / w2:.2f}x")
+    if "batch, ray (local cluster), 2 workers" in by:
+        print(f"ray (2 workers) vs local (2 workers): {w2 / by['batch, ray (local cluster), 2 workers']:.2f}x")
+    if "nbgrader autograde" in by:
+        nb = by["nbgrader autograde"]
+        print(f"vs nbgrader autograde per submission: 1 worker {nb / w1:.1f}x faster, 2 workers {nb / w2:.1f}x faster")
 
 
 if __name__ == "__main__":
