@@ -196,15 +196,22 @@ def test_cuda_thresholds_are_placeholders_until_measured():
         assert not calibrate.thresholds(HW3.id, "cuda").calibrated
 
 
-def test_judge_rechecks_the_speed_timings_against_the_grader_clock():
+def test_judge_rechecks_the_speed_timings_against_the_grader_clock_and_a_clean_process():
     from autograder.judge import run_suite
 
     run = {"reference": [0.01] * 5, "student": [0.011] * 5, "warmup": [0.01, 0.011]}
     speed = {"device": "cpu", "timer": "perf_counter", "shape": [8, 16, 64], "heads": 16, "calls": 20, "run": run}
-    honest = run_suite(HW3.id, {"speed": speed}, {"speed": 0.2})["test_attention_speed_ratio"]
-    faked = run_suite(HW3.id, {"speed": speed}, {"speed": 3.0})["test_attention_speed_ratio"]
+    clean = {"device": "cpu", "reference": [0.0095] * 5, "warmup": [0.01]}
+    honest = run_suite(HW3.id, {"speed": speed, "clean:reference_speed": clean}, {"speed": 0.2})
+    faked = run_suite(HW3.id, {"speed": speed, "clean:reference_speed": clean}, {"speed": 3.0})
+    slowed = run_suite(HW3.id, {"speed": speed, "clean:reference_speed": {**clean, "reference": [0.003] * 5}},
+                       {"speed": 0.2})
+    missing = run_suite(HW3.id, {"speed": speed}, {"speed": 0.2})
+    honest, faked, slowed, missing = (r["test_attention_speed_ratio"] for r in (honest, faked, slowed, missing))
     assert honest["passed"], honest["message"]
     assert not faked["passed"] and "do not add up" in faked["message"]
+    assert not slowed["passed"] and "clean process" in slowed["message"]  # nn.MultiheadAttention slowed in-process
+    assert not missing["passed"] and "tell your TA" in missing["message"]
 
 
 def test_held_out_labels_never_reach_the_students_process():
