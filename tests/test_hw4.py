@@ -268,3 +268,14 @@ def test_gpu_int8_path_computes_the_layer_on_cpu():
         y16 = sub.int8_linear_cuda(x.half(), q.qweight, q.scale, q.bias)
     assert y16.dtype == torch.float16 and torch.nn.functional.cosine_similarity(y16.float(), y_float).min() > 0.999
     assert not sub.use_int_mm(x, 8, q.qweight), "on a CPU the forward dequantizes (no int8 path)"
+
+
+@pytest.mark.slow
+def test_validate_covers_hw4():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "autograder", "validate", HW4.id], capture_output=True,
+                          text=True, cwd=cfg.ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reference: 32 / 32" in done.stdout and "blank release: 0 / 32" in done.stdout
