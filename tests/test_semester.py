@@ -321,3 +321,28 @@ def test_report_and_lms_export(fresh_gradebook, tmp_path, capsys):
     late_row = rows["r_late"]
     assert float(late_row[HW1.id]) == pytest.approx(round(100 * 0.8 * (HW1.auto_points - 1) / full, 2))
     assert "late -" in late_row["notes"]
+
+
+@pytest.mark.slow
+def test_regrade_through_the_cli_with_real_grading(fresh_gradebook, tmp_path, capsys):
+    """As the instructor runs it: grade a submission that fails `losses`, then regrade that one
+    question from the right file; only `losses` changes, and the history says so."""
+    import shutil
+
+    from autograder import gradebook
+    from autograder.course import history
+    src = cfg.SAMPLES_DIR / "submitted"
+    first = tmp_path / "first" / "stud" / HW1.id
+    first.mkdir(parents=True)
+    shutil.copy(src / "mistake_losses" / HW1.id / f"{HW1.notebook}.ipynb", first)
+    assert _cli("grade", HW1.id, str(first.parent), "--workers", "1") == 0
+    before = next(r for r in gradebook.rows(HW1.id) if r["student"] == "stud")
+    assert before["losses"] == 0
+    fixed = tmp_path / "fixed" / "stud" / HW1.id
+    fixed.mkdir(parents=True)
+    shutil.copy(src / "ref_reference" / HW1.id / f"{HW1.notebook}.ipynb", fixed)
+    assert _cli("grade", HW1.id, str(fixed.parent), "--student", "stud", "--question", "losses") == 0
+    assert "stud hw1_backprop losses: 0 -> 5 / 5" in capsys.readouterr().out
+    after = next(r for r in gradebook.rows(HW1.id) if r["student"] == "stud")
+    assert {k for k in before if before[k] != after[k]} == {"losses", "auto", "total", "raw_total"}
+    assert [(e["question"], e["before"], e["after"]) for e in history.read(HW1.id, "stud")] == [("losses", 0, 5)]
