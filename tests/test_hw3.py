@@ -227,3 +227,30 @@ def test_held_out_labels_never_reach_the_students_process():
     assert not set(train_texts) & set(test_texts)
     texts, labels = cases.finetune_test(plan, with_labels=True)
     assert list(texts) == list(test_texts) and 0.4 < labels.mean() < 0.6
+
+
+def test_finetune_threshold_passes_a_model_that_learned_and_fails_one_that_did_not():
+    """The judge on synthetic fine-tune results: predictions agreeing with 80% of the held-out labels
+    pass; one class for every review (what a loop that never steps ends with) fails, and so does a
+    loop that stepped the optimizer for fewer batches than it had."""
+    import numpy as np
+
+    from autograder.judge import run_suite
+    from autograder.tests.hw3_attention import cases
+
+    plan = cases.finetune_plan("cpu")
+    labels = cases.finetune_test(plan, with_labels=True)[1]
+    good = labels.copy()
+    good[: len(good) // 5] = 1 - good[: len(good) // 5]
+    batches = -(-plan["train_reviews"] // plan["batch_size"])
+
+    def judge(predictions, steps=batches):
+        run = {"predictions": np.asarray(predictions), "losses": [0.6], "seconds": [10.0], "steps": steps,
+               "batches": batches}
+        got = {"train_reviews": plan["train_reviews"], "device": "cpu", "run": run}
+        return run_suite(HW3.id, {"finetune": got})["test_finetune_accuracy_within_budget"]
+
+    assert judge(good)["passed"]
+    one_class = judge(np.ones_like(labels))
+    assert not one_class["passed"] and "the target is" in one_class["message"]
+    assert not judge(good, steps=batches // 2)["passed"]
