@@ -115,6 +115,9 @@ def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | 
         lateness = late.apply(gb, assignment, result.student)  # nbgrader's late-penalty plugin
         gb.db.commit()
     history.append(changes)
+    if stamp_note and lateness.timestamp is not None:  # graded again without one: the earlier time stays
+        stamp_note = ("Hand-in time: no readable timestamp.txt this time; the time recorded when this "
+                      "submission was first graded was kept")
     result.notes = late.replace_notes(result.notes, [stamp_note, lateness.note()])
     write_json_atomic(stored_path(results_dir or cfg.RESULTS_DIR, assignment.id, result.student),
                       result.to_dict())
