@@ -426,7 +426,7 @@ DEVICE_PROFILES["cpu"].budgets["hw3_attention"] = {
     "train_reviews": 640, "test_reviews": 400, "max_length": 32, "batch_size": 16, "epochs": 1, "lr": 1e-4,
     # speed: the student's MultiHeadAttention forward against nn.MultiheadAttention; on a CPU many
     # heads on short sequences, so that a Python loop over heads or positions shows
-    "speed_batch": 8, "speed_length": 16, "speed_d_model": 64, "speed_heads": 16, "speed_calls": 60,
+    "speed_batch": 4, "speed_length": 16, "speed_d_model": 128, "speed_heads": 32, "speed_calls": 60,
     "speed_repeats": 7,
 }
 DEVICE_PROFILES["cpu"].thresholds["hw3_attention"] = {"accuracy": 0.62, "max_speed_ratio": 2.0}
