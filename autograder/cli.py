@@ -45,6 +45,7 @@ def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path
     from concurrent.futures import ThreadPoolExecutor
 
     from autograder import grading
+    from autograder.backends import BackendUnavailable
     from autograder.sandbox import IsolationUnavailable
     results = []
     with ThreadPoolExecutor(1, thread_name_prefix="gradebook") as opener:
@@ -53,7 +54,7 @@ def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path
             _grade_into(opening, grading.grade_many(assignment, submissions, workers=workers, device=device,
                                                     progress=not quiet, no_isolation=no_isolation,
                                                     backend=backend, address=address), results)
-        except IsolationUnavailable as exc:
+        except (IsolationUnavailable, BackendUnavailable) as exc:
             sys.exit(str(exc))
     results.sort(key=lambda r: r.student)
     if json_path:

@@ -25,6 +25,10 @@ BACKENDS = {
 }
 
 
+class BackendUnavailable(RuntimeError):
+    """The engine cannot grade here (no cluster at that address, no GPU in the cluster...)."""
+
+
 def names() -> list[str]:
     return list(BACKENDS)
 

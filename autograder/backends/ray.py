@@ -121,17 +121,35 @@ def start_local_cluster(**kwargs) -> None:
         ray.init(**kwargs)
 
 
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, not after Ray's minute of retries, when nothing listens at HOST:PORT."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local", ray://...: Ray's own resolution
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {address} ({exc.strerror or exc})") from None
+
+
 def connect(address: str | None = None) -> bool:
     """Join the cluster at `address` (or $RAY_ADDRESS), or start a local one. True if this
     call connected (the caller then disconnects); False if Ray was already initialised."""
     import ray
 
+    from autograder.backends import BackendUnavailable
+
     if ray.is_initialized():
         return False
-    if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address, log_to_driver=False, logging_level="WARNING")
-    else:
-        start_local_cluster()
+    try:
+        if address or os.environ.get("RAY_ADDRESS"):
+            _reachable(address or os.environ["RAY_ADDRESS"])
+            ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+        else:
+            start_local_cluster()
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = address or os.environ.get("RAY_ADDRESS") or "a local Ray cluster"
+        raise BackendUnavailable(f"--backend ray: could not connect to {where}: {_cause(exc)}") from None
     return True
 
 
@@ -189,6 +207,12 @@ def run(assignment, submissions, *, workers: int = 1, device: str = "cpu", no_is
     if no_isolation:
         print(NO_ISOLATION_WARNING, file=sys.stderr)
     connected = connect(address)
+    need = "GPU" if device == "cuda" else "CPU"
+    if ray.cluster_resources().get(need, 0) < 1:
+        if connected:
+            ray.shutdown()
+        from autograder.backends import BackendUnavailable
+        raise BackendUnavailable(f"--backend ray --device {device}: the Ray cluster has no {need} to grade on")
     actor_class = _actor_class(device)
     todo = deque(range(len(submissions)))
     deaths = [0] * len(submissions)
