@@ -24,7 +24,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -168,6 +168,10 @@ def collect(assignment: cfg.Assignment, sources, dest: Path | None = None) -> Co
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(notebook, target)
         (target.parent / RECORD).write_text(json.dumps(record, indent=1))
+        submitted = record.get("submitted")
+        if isinstance(submitted, (int, float)):  # nbgrader's hand-in time, as `nbgrader collect` writes it
+            (target.parent / "timestamp.txt").write_text(
+                datetime.fromtimestamp(float(submitted), timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
         result.append((student, target))
         if record.get("late"):
             when = datetime.fromtimestamp(float(record["submitted"])).strftime("%H:%M:%S")

@@ -55,13 +55,18 @@ def test_another_assignments_notebook_is_named_as_such():
     assert any("none of hw1_backprop's graded cells" in note for note in result.notes)
 
 
-def test_a_locked_gradebook_is_retried_then_named_and_the_batch_goes_on(monkeypatch, capsys):
+def test_a_locked_gradebook_is_retried_then_named_and_the_batch_goes_on(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(gradebook, "LOCK_RETRIES_S", (0.1,))
+    submissions = []
+    for sample, student in (("ref_reference", "locked_a"), ("blank_release", "locked_b")):  # never recorded before
+        folder = tmp_path / student / HW1.id
+        folder.mkdir(parents=True)
+        (folder / f"{HW1.notebook}.ipynb").write_bytes((SAMPLES / sample / HW1.id / f"{HW1.notebook}.ipynb").read_bytes())
+        submissions.append((student, folder / f"{HW1.notebook}.ipynb"))
     gradebook.ensure_assignment(HW1.id)
     holder = sqlite3.connect(cfg.GRADEBOOK_DB, timeout=0.1)
     holder.execute("BEGIN IMMEDIATE")  # another writer (a formgrader saving a score, say)
     try:
-        submissions = [(s, SAMPLES / s / HW1.id / f"{HW1.notebook}.ipynb") for s in ("ref_reference", "blank_release")]
         results = cli.grade_and_record(HW1, submissions, workers=1, quiet=True)
     finally:
         holder.rollback()
