@@ -98,6 +98,14 @@ def notebook_for(sample: Sample, assignment: cfg.Assignment):
     return nb
 
 
+def handed_in(assignment: cfg.Assignment) -> str:
+    """The samples' hand-in time, as nbgrader's `collect` writes it: a day before the deadline."""
+    import datetime
+
+    when = assignment.due_at.astimezone(datetime.timezone.utc) - datetime.timedelta(days=1)
+    return when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
 def path_of(sample: Sample, assignment: cfg.Assignment, root: Path | None = None) -> Path:
     root = Path(root or cfg.SAMPLES_DIR / "submitted")
     return root / sample.student / assignment.id / f"{assignment.notebook}.ipynb"
@@ -118,6 +126,7 @@ def build(assignment_id: str, root: Path | None = None) -> list[Path]:
             path.write_bytes(sample.raw)
         else:
             nbformat.write(notebook_for(sample, assignment), path)
+        (path.parent / "timestamp.txt").write_text(handed_in(assignment))
         written.append(path)
     for empty in root.glob("*"):
         if empty.is_dir() and not any(empty.iterdir()):
