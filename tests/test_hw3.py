@@ -46,19 +46,34 @@ def test_every_blank_has_a_planted_mistake_and_another_correct_style():
 # ------------------------------------------------------------------ every sample, in this process
 
 @pytest.fixture(scope="module")
-def judged():
+def judged(tmp_path_factory):
     """student -> {check name: outcome}: each sample's cells run here (as the grader takes them:
-    no public checks, no skip-grading cells), every probe but the fine-tune, then the real judge."""
+    no public checks, no skip-grading cells), every probe but the fine-tune, then the real judge.
+    To keep this quick, `build_model` loads a small BERT saved with MiniLM's config keys and
+    tokenizer instead of MiniLM's 90 MB (the label checks read only the config and the head), and
+    the speed probe runs shorter rounds (the real grader runs the profile's)."""
+    import dataclasses
+
     import torch
+    from transformers import BertConfig, BertModel
 
     from autograder.judge import run_suite
     from autograder.notebook import python_source, read_notebook
     from autograder.probe import Failed, Submission, describe_exception, probes_of
-    from autograder.tests.hw3_attention import probes
+    from autograder.tests.hw3_attention import cases, probes
 
+    small = tmp_path_factory.mktemp("small-bert")
+    torch.manual_seed(0)
+    BertModel(BertConfig(**{k: v for k, v in cases.TINY.items() if k != "num_labels"})).save_pretrained(small)
+    cases.tokenizer().save_pretrained(small)
+    cpu = cfg.DEVICE_PROFILES["cpu"]
+    quick = dict(cpu.budgets[HW3.id], speed_calls=20, speed_repeats=5)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     found = {}
+    patch = pytest.MonkeyPatch()
+    patch.setattr(cases, "model_path", lambda: str(small))
+    patch.setitem(cfg.DEVICE_PROFILES, "cpu", dataclasses.replace(cpu, budgets={**cpu.budgets, HW3.id: quick}))
     try:
         for sample in SPEC.values():
             cells = read_notebook(samples.path_of(sample, HW3), {q.id for q in HW3.questions})
@@ -90,6 +105,7 @@ def judged():
                 found[sample.student] = run_suite(HW3.id, results, wall)
     finally:
         torch.set_num_threads(threads)
+        patch.undo()
     return found
 
 
