@@ -79,9 +79,11 @@ def main() -> int:
     for start, stop, label in sorted(EVENTS):
         print(f"  {start:6.2f} -> {stop:6.2f}  ({stop - start:5.2f} s)  {label}")
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    kids_cpu = kids.ru_utime + kids.ru_stime  # only children already waited for
     print(f"total {end:.2f} s wall (from this interpreter's first line; add ~0.05 s of Python start-up); "
           f"CPU: coordinator {me.ru_utime + me.ru_stime:.2f} s, zygotes and their children "
-          f"{kids.ru_utime + kids.ru_stime:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"{f'{kids_cpu:.2f} s' if kids_cpu else 'not counted (still ending when grade returned)'}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return code
 
 

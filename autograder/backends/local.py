@@ -18,7 +18,9 @@ def run(assignment, submissions, *, workers: int = 1, device: str = "cpu", no_is
         raise ValueError("--address names a cluster: it goes with --backend ray")
     submissions = list(submissions)
     workers = max(1, min(int(workers), MAX_WORKERS, len(submissions) or 1))
-    with Grader(assignment, device, no_isolation) as grader:
+    grader = Grader(assignment, device, no_isolation)
+    finished = False
+    try:
         if grader.mode == "none":
             from autograder.sandbox import NO_ISOLATION_WARNING
             print(NO_ISOLATION_WARNING, file=sys.stderr)
@@ -40,3 +42,12 @@ def run(assignment, submissions, *, workers: int = 1, device: str = "cpu", no_is
             finally:
                 for f in futures:
                     f.cancel()
+        finished = True
+    finally:
+        if finished:
+            # Every result is out and every student process gone: the zygotes are told to end
+            # now, and their interpreters' teardown (seconds with torch loaded, on a busy
+            # machine) goes on without holding up the caller; a command may exit meanwhile.
+            threading.Thread(target=grader.close, name="close-grader", daemon=True).start()
+        else:
+            grader.close()
