@@ -103,29 +103,25 @@ def by_shape(arrays) -> list:
     return ordered
 
 
-def accuracy_of(arrays, images: torch.Tensor, labels, chunk: int = 500) -> float:
-    """The accuracy on (normalised images, labels) of SimpleCNN holding `arrays` (a student's
-    trained weights, any order), computed here with the reference forward pass in eval mode."""
+def evaluate_weights(arrays, images: torch.Tensor, labels, chunk: int = 500) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) on (normalised images, labels) of SimpleCNN holding `arrays`
+    (a student's trained weights, any order), computed here with the reference forward pass in
+    eval mode, in one pass."""
     params = [torch.as_tensor(a, dtype=torch.float32) for a in by_shape(arrays)]
     labels = torch.as_tensor(labels)
-    right = 0
+    right, total = 0, 0.0
     with torch.no_grad():
         for start in range(0, len(images), chunk):
             out = forward_with(params, images[start:start + chunk])
-            right += int((out.argmax(1) == labels[start:start + chunk]).sum())
-    return right / len(labels)
+            batch = labels[start:start + chunk]
+            right += int((out.argmax(1) == batch).sum())
+            total += float(F.cross_entropy(out, batch, reduction="sum"))
+    return right / len(labels), total / len(labels)
 
 
-def mean_loss_of(arrays, images: torch.Tensor, labels, chunk: int = 500) -> float:
-    """The mean cross-entropy on (normalised images, labels) of SimpleCNN holding `arrays`."""
-    params = [torch.as_tensor(a, dtype=torch.float32) for a in by_shape(arrays)]
-    labels = torch.as_tensor(labels)
-    total = 0.0
-    with torch.no_grad():
-        for start in range(0, len(images), chunk):
-            out = forward_with(params, images[start:start + chunk])
-            total += float(F.cross_entropy(out, labels[start:start + chunk], reduction="sum"))
-    return total / len(labels)
+def accuracy_of(arrays, images: torch.Tensor, labels) -> float:
+    """The accuracy alone (see `evaluate_weights`)."""
+    return evaluate_weights(arrays, images, labels)[0]
 
 
 def forward_with(params, x, hidden_hook=None):
