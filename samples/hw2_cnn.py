@@ -1,7 +1,10 @@
 """The shipped sample submissions of HW2 (built by `python -m autograder release`).
 
-Every sample says which questions it must lose (`loses`); all its other questions must score
-full marks. tests/test_hw2.py holds each one to that. GPU_SLOW lists loops that are slow only
+Every sample says which questions (or single checks, "test_...") it must lose (`loses`); all
+its other questions must score full marks. tests/test_hw2.py holds each one to that. Beside
+the planted mistakes: correct answers in other styles than the instructor's (STYLES, full
+marks: together they answer every blank another way) and attacks by a student who has read
+the grader's code (CHEATS: each earns nothing, and the judge flags the ones it catches lying). GPU_SLOW lists loops that are slow only
 on a GPU (on a CPU they are as fast as the reference): they are not graded in CI, the
 benchmark and the `gpu` tests use them.
 """
