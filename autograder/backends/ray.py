@@ -172,7 +172,7 @@ def _lost(assignment, student: str, path, deaths: int, cause: str):
     from autograder.sandbox.protocol import clean_text
 
     reason = clean_text(f"the grading worker died {deaths} times while grading this submission, so it "
-                        f"was not graded (last: {cause})", 500)
+                        f"was not graded ({cause}); the course staff can grade it again", 500)
     return SubmissionResult(student=student, assignment=assignment.id, status=CRASHED, reason=reason,
                             questions=_zero(assignment, f"not checked: {reason}"), source=str(path))
 
@@ -283,8 +283,11 @@ def run(assignment, submissions, *, workers: int = 1, device: str = "cpu", no_is
             except RayError as exc:  # the worker process (or its node) died mid-submission
                 drop(actor)
                 deaths[index] += 1
+                print(f"  {student}: the Ray worker grading it died ({_cause(exc)}); "
+                      f"{'recorded as crashed' if deaths[index] >= MAX_DEATHS else 'grading it again'}",
+                      file=sys.stderr)
                 if deaths[index] >= MAX_DEATHS:
-                    yield _lost(assignment, student, path, deaths[index], _cause(exc))
+                    yield _lost(assignment, student, path, deaths[index], type(exc).__name__)
                 else:
                     todo.appendleft(index)
                 if todo or running:
