@@ -223,6 +223,8 @@ class Grader:
                                 f"of another assignment? It was graded as {assignment.id}")
         timeouts = self.timeouts()
         report = self.sandbox.run(cells, list(timeouts), timeouts, slot)
+        shown = {c.label: c.shown for c in cells}  # "cell 9 (\"def train(...\")" in what students read
+        report.cell_errors = [(shown.get(label, label), q, msg) for label, q, msg in report.cell_errors]
         result.notes += [*(f"{label}: {msg}" for label, q, msg in report.cell_errors if q is None), *report.notes]
         result.suspicious = list(report.suspicious)
         if report.grader_error:

@@ -44,6 +44,13 @@ class Cell:
     def label(self) -> str:
         return f"cell {self.index + 1}"
 
+    @property
+    def shown(self) -> str:
+        """How feedback names the cell: its place in the notebook (counting every cell, as
+        Jupyter lists them) and its first line, which a student finds with Ctrl-F."""
+        first = next((line.strip() for line in self.source.splitlines() if line.strip()), "")
+        return f'{self.label} ("{first[:50]}{"..." if len(first) > 50 else ""}")' if first else self.label
+
 
 def _nbgrader(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
