@@ -125,15 +125,20 @@ def test_a_normal_user_gets_the_same_guarantees():
     os.chmod(gradebook_dir, 0o777)
     students = ["attack_kill_the_grader", "attack_plant_conftest", "attack_read_other_submissions",
                 "attack_scan_memory", "ref_reference"]
-    paths = " ".join(str(SAMPLES / s) for s in students)
+    # The checkout is seen at /mnt/course (its own folder may sit under a 0700 one, as CI's clone does)
+    course = Path("/mnt/course")
+    paths = " ".join(str(course / SAMPLES.relative_to(cfg.ROOT) / s) for s in students)
     out = tmp_path / "out.json"
-    python = Path(sys.executable)
+    python = course / Path(sys.executable).relative_to(cfg.ROOT) if cfg.ROOT in Path(sys.executable).parents \
+        else Path(sys.executable)
     script = (
         "set -e; mount --make-rprivate /; "
+        f"mount -t tmpfs -o mode=755 tmpfs /mnt && mkdir {course} && mount --bind {cfg.ROOT} {course}; "
         "if [ -d /root/.pyenv ]; then mkdir -p /run/keep-pyenv && mount --bind /root/.pyenv /run/keep-pyenv && "
         "mount -t tmpfs -o mode=755 tmpfs /root && mkdir /root/.pyenv && mount --bind /run/keep-pyenv /root/.pyenv; fi; "
-        f"cd {cfg.ROOT} && COURSE_GRADEBOOK_DIR={gradebook_dir} setpriv --reuid={NORMAL_USER} --regid={NORMAL_USER} "
-        f"--clear-groups env HOME={tmp_path} {python} -m autograder grade {HW1.id} {paths} --workers 2 --json {out}")
+        f"cd {course} && COURSE_GRADEBOOK_DIR={gradebook_dir} PYTHONPATH={course} setpriv --reuid={NORMAL_USER} "
+        f"--regid={NORMAL_USER} --clear-groups env HOME={tmp_path} {python} -m autograder grade {HW1.id} {paths} "
+        f"--workers 2 --json {out}")
     try:
         done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=600)
         summary = json.loads(out.read_text()) if out.exists() else []

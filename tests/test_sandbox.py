@@ -322,3 +322,21 @@ def test_dataloader_worker_processes_work_whatever_the_grading_workers(box):
               "def add(a, b):\n    return a + b + TOTAL - 2016\n")
     report = run(box, loader, names=["add"])
     assert report.cell_errors == [] and report.probes["add"] == {"sum": 5}
+
+
+def test_a_course_checked_out_under_tmp_stays_reachable(box, tmp_path):
+    """CI clones the course under /tmp, which the sandbox replaces with a private tmpfs: what
+    is allowed (here a package folder under /tmp) is bound back on top of it, nothing else."""
+    package = tmp_path / "checkout"
+    package.mkdir()
+    (package / "course_helper_mod.py").write_text("VALUE = 41\n")
+    (tmp_path / "not_for_students.txt").write_text("secret")
+    policy = replace(box.policy, visible=(*box.policy.visible, str(package)))
+    code = ("import sys, os\n"
+            f"sys.path.insert(0, {str(package)!r})\n"
+            "import course_helper_mod\n"
+            f"seen = os.path.exists({str(tmp_path / 'not_for_students.txt')!r})\n"
+            "def add(a, b):\n    return a + b + course_helper_mod.VALUE - 41 + 1000 * seen\n")
+    cells = [Cell(0, "code", code, None, "q", True)]
+    report = box.run(cells, ["add"], TIMEOUTS, SLOT, policy)
+    assert report.cell_errors == [] and report.probes["add"] == {"sum": 5}

@@ -143,6 +143,10 @@ def build_root(root: Path, visible, masked: dict, scratch_mb: int, hidden_files=
     forbids: importing it raises that text); `hidden_files`: files that read as empty."""
     root = Path(root)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    for place in ("tmp", "dev", "proc", ".old"):
+        (root / place).mkdir(exist_ok=True)
+    # /tmp first: what is bound below may live under it (a course checked out in /tmp, as CI does)
+    mount("tmpfs", root / "tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_mb}m,mode=1777")
     for path in SYSTEM_PATHS:
         if os.path.lexists(path):
             bind(Path(path), root)
@@ -159,10 +163,6 @@ def build_root(root: Path, visible, masked: dict, scratch_mb: int, hidden_files=
         target = Path(str(root) + str(path))
         if target.is_file():
             mount("/dev/null", target, None, MS_BIND)
-    for place in ("tmp", "dev", "proc", ".old"):
-        (root / place).mkdir(exist_ok=True)
-    (root / "tmp").chmod(0o1777)
-    mount("tmpfs", root / "tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_mb}m,mode=1777")
     mount("tmpfs", root / "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
     for name in DEVICES:
         (root / "dev" / name).touch()
