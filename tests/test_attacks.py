@@ -121,8 +121,12 @@ def test_a_normal_user_gets_the_same_guarantees():
     tmp_path = Path(tempfile.mkdtemp(prefix="normal-user-"))  # not under pytest's 0700 folder
     gradebook_dir = tmp_path / "gradebook"
     gradebook_dir.mkdir()
-    os.chmod(tmp_path, 0o777)
-    os.chmod(gradebook_dir, 0o777)
+    # Created here: nbgrader runs the venv's `alembic` script to create one, whose first line
+    # names the checkout's own path, which the test's normal user cannot reach in a 0700 clone.
+    from autograder import gradebook
+    gradebook.ensure_assignment(HW1.id, db_path=gradebook_dir / "gradebook.db")
+    for path in (tmp_path, gradebook_dir, gradebook_dir / "gradebook.db"):
+        os.chmod(path, 0o777)
     students = ["attack_kill_the_grader", "attack_plant_conftest", "attack_read_other_submissions",
                 "attack_scan_memory", "ref_reference"]
     # The checkout is seen at /mnt/course (its own folder may sit under a 0700 one, as CI's clone does)
