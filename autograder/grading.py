@@ -20,7 +20,6 @@ from pathlib import Path
 import course_config as cfg
 from autograder import disclosures
 from autograder.notebook import NotebookError, read_notebook
-from autograder.probe import Failed
 from autograder.results import (CRASHED, ERROR, GRADED, INVALID, CheckResult, QuestionResult,
                                 SubmissionResult)
 from autograder.sandbox import Policy, Sandbox, choose_mode, masked_packages, package_files, protocol
