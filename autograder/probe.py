@@ -114,3 +114,16 @@ def describe_exception(exc: BaseException) -> str:
         last = where[-1]
         text += f" (in your code: {last.filename.strip('<>')}, line {last.lineno}, in {last.name})"
     return text
+
+
+def count_steps(optimizer) -> list:
+    """Count `optimizer.step()` calls from here on: the returned list's one item is the count."""
+    steps = [0]
+    original = optimizer.step
+
+    def step(*args, **kwargs):
+        steps[0] += 1
+        return original(*args, **kwargs)
+
+    optimizer.step = step
+    return steps

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from assignments import timing
 from assignments.data import CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, write_cifar_archive
-from autograder.probe import Failed, attempt, grading_device, probe
+from autograder.probe import Failed, attempt, count_steps, grading_device, probe
 from autograder.tests.hw2_cnn import cases, reference
 
 CPU = torch.device("cpu")
@@ -271,19 +271,6 @@ def watch(model) -> list:
     return seen
 
 
-def counted(optimizer):
-    """Count optimizer.step() calls."""
-    steps = [0]
-    original = optimizer.step
-
-    def step(*args, **kwargs):
-        steps[0] += 1
-        return original(*args, **kwargs)
-
-    optimizer.step = step
-    return steps
-
-
 @probe
 def train_loop(sub):
     k = cases.TRAIN_CASE
@@ -294,7 +281,7 @@ def train_loop(sub):
         net.eval()  # train_one_epoch must switch dropout on itself
         seen = watch(net)
         optimizer = torch.optim.SGD(net.parameters(), lr=k["lr"], momentum=k["momentum"])
-        steps = counted(optimizer)
+        steps = count_steps(optimizer)
         loader = DataLoader(TensorDataset(x, y), batch_size=k["batch_size"], shuffle=False)
         torch.manual_seed(k["dropout_seed"])
         returned = sub.train_one_epoch(net, loader, optimizer, nn.CrossEntropyLoss(), CPU)
@@ -406,7 +393,7 @@ def speed(sub):
     for side in ("reference", "student"):
         net = copy.deepcopy(base)
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-        sides[side] = (net, optimizer, counted(optimizer))
+        sides[side] = (net, optimizer, count_steps(optimizer))
     losses = []
 
     def student():

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from assignments import timing
-from autograder.probe import Failed, attempt, grading_device, probe
+from autograder.probe import Failed, attempt, count_steps, grading_device, probe
 from autograder.tests.hw3_attention import cases, reference
 
 CPU = torch.device("cpu")
@@ -308,18 +308,6 @@ def watch(model) -> list:
     return seen
 
 
-def counted(optimizer) -> list:
-    steps = [0]
-    original = optimizer.step
-
-    def step(*args, **kwargs):
-        steps[0] += 1
-        return original(*args, **kwargs)
-
-    optimizer.step = step
-    return steps
-
-
 @probe
 def train_loop(sub):
     k = cases.LOOP
@@ -331,7 +319,7 @@ def train_loop(sub):
         ids, mask, labels = cases.tiny_data(k["n"], k["length"], k["model_seed"])
         loader = DataLoader(Encoded(ids, mask, labels), batch_size=k["batch_size"], shuffle=False)
         optimizer = torch.optim.SGD(model.parameters(), lr=k["lr"], momentum=k["momentum"])
-        steps = counted(optimizer)
+        steps = count_steps(optimizer)
         loss = sub.train_epoch(model, loader, optimizer, CPU)
         if isinstance(loss, torch.Tensor):
             loss = loss.detach().item() if loss.numel() == 1 else math.nan
@@ -383,7 +371,7 @@ def finetune(sub, seed: int = cases.FINETUNE_SEED):
         model = AutoModelForSequenceClassification.from_pretrained(cases.model_path(), num_labels=2).to(device)
         model.get_input_embeddings().weight.requires_grad_(False)  # the budget: the word embeddings stay
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=plan["lr"])
-        steps = counted(optimizer)
+        steps = count_steps(optimizer)
         enc = encode(texts)
         loader = DataLoader(Encoded(enc["input_ids"], enc["attention_mask"], torch.as_tensor(labels)),
                             batch_size=plan["batch_size"], shuffle=True, generator=torch.Generator().manual_seed(seed))
