@@ -25,18 +25,6 @@ def cmd_release(args) -> int:
     return 0
 
 
-def _open_gradebook(assignment_id: str):
-    """(gradebook, feedback) modules, the gradebook knowing the assignment. nbgrader and
-    SQLAlchemy take seconds to import (and a fresh gradebook has nbgrader learn the
-    assignment's cells), so `grade_and_record` runs this in a thread while the graders start."""
-    from autograder import feedback, gradebook
-    try:
-        gradebook.ensure_assignment(assignment_id)
-    except gradebook.NotRecorded as exc:
-        print(f"warning: {exc}; grading goes on, each grade is tried again when it is recorded", file=sys.stderr)
-    return gradebook, feedback
-
-
 def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path=None, quiet=False,
                      no_isolation=False, backend="local", address=None):
     """Grade, record each result as it arrives, write feedback; return the results. One
@@ -44,37 +32,61 @@ def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path
     where the graders run (`autograder.backends`); the recording happens here, in this process."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from autograder import grading
+    from autograder import grading, recording
     from autograder.backends import BackendUnavailable
     from autograder.sandbox import IsolationUnavailable
     results = []
     with ThreadPoolExecutor(1, thread_name_prefix="gradebook") as opener:
-        opening = opener.submit(_open_gradebook, assignment.id)  # off the critical path
+        opening = opener.submit(recording.open_recorder, assignment.id)  # off the critical path
         try:
-            _grade_into(opening, grading.grade_many(assignment, submissions, workers=workers, device=device,
-                                                    progress=not quiet, no_isolation=no_isolation,
-                                                    backend=backend, address=address), results)
+            for result in grading.grade_many(assignment, submissions, workers=workers, device=device,
+                                             progress=not quiet, no_isolation=no_isolation, backend=backend,
+                                             address=address):
+                results.append(result)
+                warning = recording.store(opening.result(), result)
+                if warning:
+                    print(f"  {warning}", file=sys.stderr)
         except (IsolationUnavailable, BackendUnavailable) as exc:
             sys.exit(str(exc))
+        finally:
+            if opening.done() and not opening.exception():
+                opening.result().close()
+    return _finish(results, json_path)
+
+
+def _grade_on_server(assignment, submissions, args):
+    """`grade --server`: the warm grader of `serve` grades and records; this prints."""
+    from autograder import server
+    try:
+        results = server.grade(assignment, submissions, workers=args.workers, device=args.device,
+                               no_isolation=args.no_isolation,
+                               on_warning=lambda line: print(f"  {line}", file=sys.stderr))
+    except server.ServerUnavailable as exc:
+        _fail(f"grade --server: {exc}")
+    return _finish(results, args.json)
+
+
+def cmd_serve(args) -> int:
+    from autograder import server
+    if args.stop or args.status:
+        try:
+            answer = server.ask({"op": "stop" if args.stop else "ping"})
+        except (server.ServerUnavailable, EOFError, OSError) as exc:
+            _fail(f"serve: {exc}", 1)
+        print(f"warm grader (pid {answer.get('pid', '?')}): {answer['event']}"
+              + (f"; {answer['workers']} slots, code {answer['fingerprint']}, warm: {', '.join(answer['warm']) or 'none'}"
+                 if answer["event"] == "pong" else ""))
+        return 0
+    _assignments(args.warm)
+    _check_gradebook_writable()
+    return server.serve(args.workers, args.warm, args.idle_exit, log=lambda line: print(line, flush=True))
+
+
+def _finish(results, json_path):
     results.sort(key=lambda r: r.student)
     if json_path:
         Path(json_path).write_text(json.dumps([_json_summary(r) for r in results], indent=1, ensure_ascii=False))
     return results
-
-
-def _grade_into(opening, graded, results) -> None:
-    for result in graded:
-        gradebook, feedback = opening.result()
-        results.append(result)
-        try:
-            gradebook.record(result)
-            feedback.write(result, hand=gradebook.manual_grades(result.assignment, result.student))
-        except gradebook.NotRecorded as exc:
-            print(f"  {result.student}: NOT recorded, the stored grade is unchanged: {exc}", file=sys.stderr)
-        except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
-            result.status, result.reason = "error", f"the grader could not record it: {type(exc).__name__}: {exc}"
-            print(f"  {result.student}: NOT recorded ({type(exc).__name__}: {exc}); the stored grade is unchanged",
-                  file=sys.stderr)
 
 
 def _json_summary(r) -> dict:
@@ -90,6 +102,8 @@ def cmd_grade(args) -> int:
     assignment = _assignments([args.assignment])[0]
     if args.student or args.question:
         return cmd_regrade(args, assignment)
+    if args.server and (args.backend != "local" or args.address):
+        _fail("grade: --server hands the batch to the warm grader of `serve`: it does not go with --backend/--address")
     if args.address and args.backend != "ray":
         _fail("grade: --address names a Ray cluster: it goes with --backend ray")
     if args.device == "cuda" and args.backend == "local":  # with Ray, the GPUs are the workers'
@@ -114,8 +128,11 @@ def cmd_grade(args) -> int:
         print(line, file=sys.stderr)
     _check_gradebook_writable()
     try:
-        results = grade_and_record(assignment, submissions, args.workers, args.device, args.json,
-                                   no_isolation=args.no_isolation, backend=args.backend, address=args.address)
+        if args.server:
+            results = _grade_on_server(assignment, submissions, args)
+        else:
+            results = grade_and_record(assignment, submissions, args.workers, args.device, args.json,
+                                       no_isolation=args.no_isolation, backend=args.backend, address=args.address)
     except KeyboardInterrupt:
         from autograder.results import load_stored
         recorded = {r.student for r in load_stored(cfg.RESULTS_DIR, assignment.id)} & {s for s, _ in submissions}
@@ -399,10 +416,23 @@ def main(argv=None) -> int:
     p.add_argument("--address", metavar="ADDR",
                    help="--backend ray: the cluster to join (HEAD_IP:6379, or 'auto'); default $RAY_ADDRESS, "
                         "else a one-machine Ray cluster started for this run")
+    p.add_argument("--server", action="store_true",
+                   help="hand the batch to the warm grader started by `serve` (no start-up per command; "
+                        "it grades and records)")
     p.add_argument("--student", metavar="ID", help="with --question: regrade one question of this student")
     p.add_argument("--question", metavar="Q", help="with --student: only this question's score changes")
     p.add_argument("--reason", default="", help="with --question: why (kept in the history log)")
     p.set_defaults(fn=cmd_grade)
+
+    p = sub.add_parser("serve", help="run the warm grader: graders and gradebook kept ready for `grade --server`")
+    p.add_argument("--workers", type=_positive, default=2, help="student slots: submissions graded at once, all commands together")
+    p.add_argument("--warm", nargs="*", default=[], metavar="ASSIGNMENT",
+                   help="start these assignments' graders now (others start at their first request)")
+    p.add_argument("--idle-exit", type=float, default=3600, metavar="SECONDS",
+                   help="stop after this long without a request (0: never)")
+    p.add_argument("--stop", action="store_true", help="stop the running warm grader of this gradebook")
+    p.add_argument("--status", action="store_true", help="say whether one runs, and what it holds")
+    p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("export", help="print the gradebook and write gradebook/<assignment>.csv")
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")

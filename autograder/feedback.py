@@ -99,6 +99,7 @@ def write(result: SubmissionResult, feedback_dir: Path | None = None, hand: dict
 
 def write_all(assignment_id: str, results_dir: Path | None = None, feedback_dir: Path | None = None) -> list[Path]:
     """Every stored student's feedback, with the hand scores and comments given so far."""
-    from autograder.gradebook import manual_grades
-    return [write(r, feedback_dir, manual_grades(assignment_id, r.student))
-            for r in load_stored(results_dir or cfg.RESULTS_DIR, assignment_id)]
+    from autograder.gradebook import Recorder
+    with Recorder() as recorder:
+        return [write(r, feedback_dir, recorder.manual_grades(assignment_id, r.student))
+                for r in load_stored(results_dir or cfg.RESULTS_DIR, assignment_id)]

@@ -72,26 +72,68 @@ def _retrying(fn, *args):
 
 def record(result: SubmissionResult, db_path: Path | None = None, results_dir: Path | None = None,
            only_question: str | None = None, action: str = "grade", reason: str = "") -> None:
-    """Store `result` for its student. A grader failure (status "error") is never stored: the
-    grade already in the gradebook, if any, stays as it was. A gradebook locked by another
-    writer is retried for about 15 s, then named (NotRecorded). `only_question`: write only that
-    question's autograded score (a regrade; the caller merged the stored result). A changed
-    score is logged (autograder.course.history) with `action` and `reason`."""
-    if result.status == ERROR:
-        raise NotRecorded(result.reason)
-    _retrying(_record, result, db_path, results_dir, only_question, action, reason)
+    """Store one result (see `Recorder.record`); a batch keeps one `Recorder` open instead."""
+    with Recorder(db_path, results_dir) as recorder:
+        recorder.record(result, only_question, action, reason)
 
 
-def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | None,
-            only_question: str | None = None, action: str = "grade", reason: str = "") -> None:
-    from nbgrader.api import Gradebook, MissingEntry
+class Recorder:
+    """The gradebook held open for a batch: one nbgrader `Gradebook` (one SQLAlchemy engine,
+    whose compiled-statement cache then serves every submission; a fresh one per submission
+    cost about 0.1 s each). Used from one thread at a time."""
 
-    assignment = cfg.ASSIGNMENTS[result.assignment]
-    _ensure_assignment(assignment.id, db_path)
-    from autograder.course import history, late
+    def __init__(self, db_path: Path | None = None, results_dir: Path | None = None):
+        from nbgrader.api import Gradebook
 
-    timestamp, stamp_note = read_timestamp(Path(result.source)) if result.source else (None, None)
-    with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
+        ensure_tools_on_path()
+        self.db_path, self.results_dir = db_path, results_dir
+        Path(db_path or cfg.GRADEBOOK_DB).parent.mkdir(parents=True, exist_ok=True)
+        self.gb = _retrying(Gradebook, _db_url(db_path), cfg.COURSE_ID)
+        self._known: set[str] = set()
+
+    def close(self) -> None:
+        self.gb.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _retrying(self, fn, *args):
+        def attempt():
+            try:
+                return fn(*args)
+            except Exception:
+                self.gb.db.rollback()  # a half-done write is never committed; the retry starts clean
+                raise
+        return _retrying(attempt)
+
+    def ensure_assignment(self, assignment_id: str) -> None:
+        if assignment_id not in self._known:
+            _retrying(_ensure_assignment, assignment_id, self.db_path)
+            self._known.add(assignment_id)
+
+    def record(self, result: SubmissionResult, only_question: str | None = None, action: str = "grade",
+               reason: str = "") -> None:
+        """Store `result` for its student. A grader failure (status "error") is never stored: the
+        grade already in the gradebook, if any, stays as it was. A gradebook locked by another
+        writer is retried for about 15 s, then named (NotRecorded). `only_question`: write only
+        that question's autograded score (a regrade; the caller merged the stored result). A
+        changed score is logged (autograder.course.history) with `action` and `reason`."""
+        if result.status == ERROR:
+            raise NotRecorded(result.reason)
+        self.ensure_assignment(result.assignment)
+        self._retrying(self._record, result, only_question, action, reason)
+
+    def _record(self, result: SubmissionResult, only_question: str | None, action: str, reason: str) -> None:
+        from nbgrader.api import MissingEntry
+
+        from autograder.course import history, late
+
+        assignment = cfg.ASSIGNMENTS[result.assignment]
+        gb = self.gb
+        timestamp, stamp_note = read_timestamp(Path(result.source)) if result.source else (None, None)
         gb.update_or_create_student(result.student)
         try:
             submission = gb.find_submission(assignment.id, result.student)
@@ -114,14 +156,36 @@ def _record(result: SubmissionResult, db_path: Path | None, results_dir: Path | 
             grade.auto_score = question.score
         lateness = late.apply(gb, assignment, result.student)  # nbgrader's late-penalty plugin
         gb.db.commit()
-    history.append(changes)
-    if stamp_note and lateness.timestamp is not None:  # graded again without one: the earlier time stays
-        stamp_note = ("Hand-in time: no readable timestamp.txt this time; the time recorded when this "
-                      "submission was first graded was kept")
-    result.notes = late.replace_notes(result.notes, [stamp_note, lateness.note()])
-    write_json_atomic(stored_path(results_dir or cfg.RESULTS_DIR, assignment.id, result.student),
-                      result.to_dict())
-    write_autograded_notebook(result, assignment)
+        history.append(changes)
+        if stamp_note and lateness.timestamp is not None:  # graded again without one: the earlier time stays
+            stamp_note = ("Hand-in time: no readable timestamp.txt this time; the time recorded when this "
+                          "submission was first graded was kept")
+        result.notes = late.replace_notes(result.notes, [stamp_note, lateness.note()])
+        write_json_atomic(stored_path(self.results_dir or cfg.RESULTS_DIR, assignment.id, result.student),
+                          result.to_dict())
+        write_autograded_notebook(result, assignment)
+
+    def manual_grades(self, assignment_id: str, student: str) -> dict:
+        """question id -> (points given by hand or None while pending, the grader's comment) for
+        the hand-graded questions of one student, as the formgrader stored them."""
+        from nbgrader.api import MissingEntry
+
+        assignment = cfg.ASSIGNMENTS[assignment_id]
+        found = {}
+        for q in assignment.questions:
+            if not q.manual_points:
+                continue
+            try:
+                grade = self.gb.find_grade(q.id, assignment.notebook, assignment_id, student)
+            except MissingEntry:
+                continue
+            try:
+                comment = self.gb.find_comment(q.id, assignment.notebook, assignment_id, student).comment or ""
+            except MissingEntry:
+                comment = ""
+            found[q.id] = (grade.manual_score, comment)
+        self.gb.db.commit()  # ends the read transaction: no lock held between submissions
+        return found
 
 
 def submission_timestamp(notebook: Path):
@@ -177,27 +241,9 @@ def write_autograded_notebook(result: SubmissionResult, assignment: cfg.Assignme
 
 
 def manual_grades(assignment_id: str, student: str, db_path: Path | None = None) -> dict:
-    """question id -> (points given by hand or None while pending, the grader's comment) for
-    the hand-graded questions of one student, as the formgrader stored them."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    assignment = cfg.ASSIGNMENTS[assignment_id]
-    found = {}
-    ensure_tools_on_path()
-    with Gradebook(_db_url(db_path), cfg.COURSE_ID) as gb:
-        for q in assignment.questions:
-            if not q.manual_points:
-                continue
-            try:
-                grade = gb.find_grade(q.id, assignment.notebook, assignment_id, student)
-            except MissingEntry:
-                continue
-            try:
-                comment = gb.find_comment(q.id, assignment.notebook, assignment_id, student).comment or ""
-            except MissingEntry:
-                comment = ""
-            found[q.id] = (grade.manual_score, comment)
-    return found
+    """See `Recorder.manual_grades`."""
+    with Recorder(db_path) as recorder:
+        return recorder.manual_grades(assignment_id, student)
 
 
 def rows(assignment_id: str, db_path: Path | None = None, results_dir: Path | None = None) -> list[dict]:

@@ -63,13 +63,9 @@ def main() -> int:
     timed(grading.Judge, "judge", "judge: hidden suite")
     from autograder.sandbox import Sandbox  # noqa: E402
     timed(Sandbox, "run", lambda a: f"sandbox run ({len(a[1])} cells)")
-    timed(cli, "_open_gradebook", "recording thread: nbgrader import + gradebook ready")
-
-    def record_timing():
-        from autograder import feedback, gradebook
-        timed(gradebook, "record", "record the grade (gradebook + result file)")
-        timed(feedback, "write", "write the feedback")
-    threading.Thread(target=record_timing).start()
+    from autograder import recording  # noqa: E402
+    timed(recording, "open_recorder", "recording thread: nbgrader import + gradebook ready")
+    timed(recording, "store", "record the grade (gradebook, result file, feedback)")
 
     assignment = grading.cfg.ASSIGNMENTS[args.assignment]
     notebook = ROOT / "samples" / "submitted" / args.sample / assignment.id / f"{assignment.notebook}.ipynb"

@@ -1,0 +1,36 @@
+"""Storing one graded submission: the gradebook row (nbgrader), the stored result, the
+autograded notebook and the student's feedback. The coordinator of a batch (`grade` in this
+process, or the warm grader of `serve`) keeps one `Recorder` open and stores each result as it
+arrives; a submission that cannot be stored never stops the batch."""
+from __future__ import annotations
+
+import sys
+
+
+def open_recorder(assignment_id: str):
+    """An open gradebook.Recorder that knows the assignment. nbgrader and SQLAlchemy take a
+    second to import (and a fresh gradebook has nbgrader learn the assignment's cells), so the
+    local `grade` runs this in a thread while its graders start."""
+    from autograder import gradebook
+    recorder = gradebook.Recorder()
+    try:
+        recorder.ensure_assignment(assignment_id)
+    except gradebook.NotRecorded as exc:
+        print(f"warning: {exc}; grading goes on, each grade is tried again when it is recorded", file=sys.stderr)
+    return recorder
+
+
+def store(recorder, result) -> str | None:
+    """Record `result` and write its feedback. None when stored; else the one line that says
+    why not (the stored grade, if any, is unchanged; a failure of ours marks the result "error")."""
+    from autograder import feedback
+    from autograder.gradebook import NotRecorded
+    try:
+        recorder.record(result)
+        feedback.write(result, hand=recorder.manual_grades(result.assignment, result.student))
+    except NotRecorded as exc:
+        return f"{result.student}: NOT recorded, the stored grade is unchanged: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
+        result.status, result.reason = "error", f"the grader could not record it: {type(exc).__name__}: {exc}"
+        return f"{result.student}: NOT recorded ({type(exc).__name__}: {exc}); the stored grade is unchanged"
+    return None

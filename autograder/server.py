@@ -1,0 +1,326 @@
+"""The warm grader: a grading service that outlives one command.
+
+    python -m autograder serve [--workers 2] [--warm hw1_backprop ...]      (one terminal)
+    python -m autograder grade hw1_backprop submitted/ --server              (any other)
+
+Each plain `grade` starts its graders: the judge's interpreter imports torch and pytest (about
+2 s of CPU), the student zygote the assignment's libraries, the recording nbgrader and
+SQLAlchemy (about 1 s). A course that grades all day (a regrade here, a late submission there,
+a batch at deadline time) pays that on every command. `serve` pays it once: it keeps each
+assignment's `grading.Grader` (both zygotes) and the open gradebook, and grades and records
+what `grade --server` hands it, with the same sandbox, limits and judge as `grade` alone, so
+the results are the same. The command sends paths and prints what comes back.
+
+The service is the coordinator of those batches: it alone records, one submission at a time,
+as each result arrives, and streams the stored result back. Two commands at once share its
+`--workers` student slots (each slot is one sandboxed student process, with its own uid).
+
+The channel: a Unix socket in `<gradebook>/.server/` (a 0700 folder; the key beside the
+socket, 0600), Python's `multiprocessing.connection` with that key (its HMAC handshake comes
+before anything is read) and JSON messages only: nothing is unpickled. Students never reach it:
+their processes see neither the gradebook folder nor the host's sockets.
+
+The code it grades with is the code it started with: a command from a checkout whose grading
+code differs (`code_fingerprint`) is refused and told to restart the service.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import secrets
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import course_config as cfg
+
+MAX_MESSAGE = 64 * 2**20
+FINGERPRINTED = ("autograder", "assignments", "calibration")  # with course_config.py
+
+
+class ServerUnavailable(RuntimeError):
+    """No warm grader answers for this gradebook, or it cannot take this request."""
+
+
+def folder() -> Path:
+    return cfg.GRADEBOOK_DIR / ".server"
+
+
+def code_fingerprint() -> str:
+    """What the service grades with: the grading code, the course's configuration and
+    calibration, and the assignment modules the student zygotes import."""
+    digest = hashlib.sha256()
+    files = [cfg.ROOT / "course_config.py"]
+    for top in FINGERPRINTED:
+        files += sorted(p for p in (cfg.ROOT / top).rglob("*")
+                        if p.suffix in (".py", ".json") and "__pycache__" not in p.parts)
+    for path in files:
+        digest.update(str(path.relative_to(cfg.ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _send(conn, message: dict) -> None:
+    conn.send_bytes(json.dumps(message, ensure_ascii=False).encode("utf-8", "replace"))
+
+
+def _receive(conn) -> dict:
+    message = json.loads(conn.recv_bytes(MAX_MESSAGE))
+    if not isinstance(message, dict):
+        raise ValueError("not a message")
+    return message
+
+
+# ------------------------------------------------------------------------------ the client
+
+def connect():
+    """A connection to this gradebook's warm grader, or ServerUnavailable saying why not."""
+    from multiprocessing.connection import AuthenticationError, Client
+
+    socket, keyfile = folder() / "socket", folder() / "key"
+    start = "start one with `python -m autograder serve` (see the README, 'The warm grader')"
+    if not socket.exists():
+        raise ServerUnavailable(f"no warm grader is running for the gradebook {cfg.GRADEBOOK_DIR}: {start}")
+    try:
+        return Client(str(socket), family="AF_UNIX", authkey=keyfile.read_bytes())
+    except (ConnectionRefusedError, FileNotFoundError):
+        raise ServerUnavailable(f"the warm grader of {cfg.GRADEBOOK_DIR} is not running any more: {start}") from None
+    except (AuthenticationError, PermissionError, OSError) as exc:
+        raise ServerUnavailable(f"cannot talk to the warm grader in {folder()}: {exc}") from None
+
+
+def ask(request: dict) -> dict:
+    """One request, one answer (ping, stop)."""
+    with connect() as conn:
+        _send(conn, request)
+        return _receive(conn)
+
+
+def grade(assignment, submissions, workers: int = 2, device: str = "cpu", no_isolation: bool = False,
+          progress: bool = True, on_warning=None) -> list:
+    """Have the warm grader grade and record `submissions` ((student, path) pairs); return the
+    results as it stored them, in completion order. `on_warning(line)`: a submission that could
+    not be recorded. The service goes on with the batch if this command is interrupted only
+    until it next tries to send; what it recorded stays."""
+    from autograder.results import SubmissionResult
+
+    submissions = [(student, str(Path(path).resolve())) for student, path in submissions]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(submissions), desc=f"grading {assignment.id} (warm grader)", unit="sub",
+                   file=sys.stderr)
+    results = []
+    try:
+        with connect() as conn:
+            _send(conn, {"op": "grade", "fingerprint": code_fingerprint(), "assignment": assignment.id,
+                         "device": device, "no_isolation": no_isolation, "workers": workers,
+                         "submissions": submissions})
+            while True:
+                try:
+                    message = _receive(conn)
+                except (EOFError, OSError):
+                    raise ServerUnavailable(f"the warm grader stopped in the middle of this batch; "
+                                            f"{len(results)} of {len(submissions)} results came back (those "
+                                            f"are recorded): run the command again") from None
+                if message["event"] == "error":
+                    raise ServerUnavailable(message["message"])
+                if message["event"] == "done":
+                    return results
+                results.append(SubmissionResult.from_dict(message["result"]))
+                if message.get("warning") and on_warning:
+                    on_warning(message["warning"])
+                if bar:
+                    bar.update(1)
+    finally:
+        if bar:
+            bar.close()
+
+
+# ------------------------------------------------------------------------------ the service
+
+class Service:
+    """The warm graders (one per assignment and device) and the open gradebook."""
+
+    def __init__(self, workers: int):
+        self.fingerprint = code_fingerprint()
+        self.workers = workers
+        self.slots: queue.Queue = queue.Queue()
+        for slot in range(workers):
+            self.slots.put(slot)
+        self.graders: dict = {}
+        self.graders_lock = threading.Lock()
+        self.record_lock = threading.Lock()
+        self.recorder = None
+        self.busy = 0
+        self.last_request = time.monotonic()
+
+    def grader(self, assignment, device: str, no_isolation: bool):
+        from autograder.grading import Grader
+        key = (assignment.id, device, no_isolation)
+        with self.graders_lock:
+            if key not in self.graders:
+                self.graders[key] = Grader(assignment, device, no_isolation)
+            return self.graders[key]
+
+    def _store(self, result) -> str | None:
+        from autograder import recording
+        with self.record_lock:
+            if self.recorder is None:
+                self.recorder = recording.open_recorder(result.assignment)
+            self.recorder.ensure_assignment(result.assignment)
+            return recording.store(self.recorder, result)
+
+    def warm(self, assignment_id: str) -> None:
+        """Start the assignment's zygotes and have the gradebook know it, before any request."""
+        from autograder import recording
+        self.grader(cfg.ASSIGNMENTS[assignment_id], "cpu", False).timeouts()
+        with self.record_lock:
+            if self.recorder is None:
+                self.recorder = recording.open_recorder(assignment_id)
+            self.recorder.ensure_assignment(assignment_id)
+
+    def close(self) -> None:
+        with self.graders_lock:
+            graders, self.graders = list(self.graders.values()), {}
+        for grader in graders:
+            grader.close()
+        if self.recorder:
+            self.recorder.close()
+
+    def handle(self, conn) -> None:
+        with conn:
+            try:
+                request = _receive(conn)
+            except (EOFError, OSError, ValueError):
+                return
+            op = request.get("op")
+            if op == "ping":
+                _send(conn, {"event": "pong", "fingerprint": self.fingerprint, "pid": os.getpid(),
+                             "workers": self.workers, "busy": self.busy,
+                             "warm": sorted({k[0] for k in self.graders})})
+            elif op == "stop":
+                _send(conn, {"event": "stopping"})
+                os.kill(os.getpid(), signal.SIGTERM)
+            elif op == "grade":
+                self.busy += 1
+                try:
+                    self._grade(conn, request)
+                except (OSError, EOFError):
+                    pass  # the command went away; what was recorded stays
+                finally:
+                    self.busy -= 1
+                    self.last_request = time.monotonic()
+            else:
+                _send(conn, {"event": "error", "message": f"unknown request {op!r}"})
+
+    def _grade(self, conn, request: dict) -> None:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        from autograder.sandbox import IsolationUnavailable
+
+        if request.get("fingerprint") != self.fingerprint:
+            _send(conn, {"event": "error", "message": (
+                "the warm grader runs other grading code than this checkout (it was changed or updated "
+                "since `serve` started): stop it (Ctrl-C, or `python -m autograder serve --stop`) and start it "
+                "again; nothing was graded")})
+            return
+        assignment = cfg.ASSIGNMENTS.get(request.get("assignment"))
+        if assignment is None:
+            _send(conn, {"event": "error", "message": f"unknown assignment {request.get('assignment')!r}"})
+            return
+        device = request.get("device", "cpu")
+        if device not in cfg.DEVICE_PROFILES:
+            _send(conn, {"event": "error", "message": f"unknown device profile {device!r}"})
+            return
+        try:
+            grader = self.grader(assignment, device, bool(request.get("no_isolation")))
+        except IsolationUnavailable as exc:
+            _send(conn, {"event": "error", "message": str(exc)})
+            return
+        submissions = [(str(s), Path(p)) for s, p in request.get("submissions", [])]
+        workers = max(1, min(int(request.get("workers", 1)), self.workers, len(submissions) or 1))
+
+        def task(student, path):
+            slot = self.slots.get()  # a student slot no other request is using now
+            try:
+                return grader.grade(path, student, slot)
+            finally:
+                self.slots.put(slot)
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="serve-grade") as pool:
+            futures = [pool.submit(task, student, path) for student, path in submissions]
+            try:
+                for future in as_completed(futures):
+                    result = future.result()
+                    warning = self._store(result)
+                    _send(conn, {"event": "result", "result": result.to_dict(), "warning": warning})
+            finally:
+                for future in futures:
+                    future.cancel()
+        _send(conn, {"event": "done"})
+
+
+def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print) -> int:
+    """Run the service in this process until Ctrl-C, SIGTERM, `serve --stop` or `idle_exit_s`
+    without a request."""
+    from multiprocessing.connection import AuthenticationError, Listener
+
+    here = folder()
+    try:
+        pong = ask({"op": "ping"})
+        log(f"a warm grader is already running for {cfg.GRADEBOOK_DIR} (pid {pong.get('pid')})")
+        return 2
+    except (ServerUnavailable, EOFError, OSError, ValueError):
+        pass
+    here.mkdir(parents=True, exist_ok=True)
+    os.chmod(here, 0o700)
+    socket, keyfile = here / "socket", here / "key"
+    for stale in (socket, keyfile):
+        stale.unlink(missing_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    listener = Listener(str(socket), family="AF_UNIX", authkey=key)
+    os.chmod(socket, 0o600)
+    service = Service(workers)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+    def idle_watch():
+        while True:
+            time.sleep(min(30.0, max(idle_exit_s / 4, 0.5)))
+            if not service.busy and time.monotonic() - service.last_request > idle_exit_s:
+                log(f"no request for {idle_exit_s:g} s: stopping")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    try:
+        for assignment_id in warm:
+            service.warm(assignment_id)
+        log(f"warm grader ready: {workers} student slots, code {service.fingerprint}, gradebook "
+            f"{cfg.GRADEBOOK_DIR}, warm: {', '.join(warm) or 'none yet'} (pid {os.getpid()}; Ctrl-C stops it)")
+        if idle_exit_s > 0:
+            threading.Thread(target=idle_watch, name="idle-exit", daemon=True).start()
+        while True:
+            try:
+                conn = listener.accept()
+            except AuthenticationError:
+                continue  # not a command of this gradebook's owner
+            threading.Thread(target=service.handle, args=(conn,), name="serve-request", daemon=True).start()
+    except KeyboardInterrupt:
+        log("warm grader: stopping")
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        listener.close()
+        for path in (socket, keyfile):
+            path.unlink(missing_ok=True)
+        service.close()
+    return 0

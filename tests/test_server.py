@@ -1,0 +1,150 @@
+"""The warm grader (`serve` + `grade --server`): the same grades and gradebook rows as a plain
+`grade`, through the real CLI; a command from other code is refused; a command killed in the
+middle of a batch loses and half-writes nothing and the service goes on; one service per
+gradebook."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import course_config as cfg
+
+HW1 = cfg.ASSIGNMENTS["hw1_backprop"]
+SAMPLES = ["ref_reference", "blank_release", "mistake_layers", "style_a_loops", "bad_syntax_error", "bad_not_json"]
+
+
+def notebook(student: str) -> Path:
+    return cfg.SAMPLES_DIR / "submitted" / student / HW1.id / f"{HW1.notebook}.ipynb"
+
+
+def cli(gradebook: Path, *args, check=True, **kw):
+    env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(gradebook)}
+    done = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cfg.ROOT, env=env,
+                          capture_output=True, text=True, timeout=300, **kw)
+    if check:
+        assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """A warm grader on its own gradebook, HW1 warm, two student slots."""
+    gradebook = tmp_path_factory.mktemp("served") / "gradebook"
+    env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(gradebook)}
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--workers", "2", "--warm", HW1.id,
+                             "--idle-exit", "900"], cwd=cfg.ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()
+    assert "warm grader ready" in line, line + proc.stdout.read() if proc.poll() is not None else line
+    yield gradebook
+    cli(gradebook, "serve", "--stop")
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert not (gradebook / ".server" / "socket").exists()
+
+
+def stored(gradebook: Path) -> dict:
+    return {p.stem: json.loads(p.read_text()) for p in (gradebook / "results" / HW1.id).glob("*.json")}
+
+
+def comparable(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k not in ("seconds", "source")}
+
+
+def rows(gradebook: Path) -> list[dict]:
+    cli(gradebook, "export", HW1.id)
+    import csv
+    with open(gradebook / f"{HW1.id}.csv", encoding="utf-8-sig") as f:
+        return sorted(csv.DictReader(f), key=lambda r: r["student"])
+
+
+def test_served_grades_equal_a_plain_grade(service, tmp_path):
+    paths = [str(notebook(s)) for s in SAMPLES]
+    served = cli(service, "grade", HW1.id, *paths, "--server", "--workers", "2", "--json", str(tmp_path / "s.json"))
+    plain = cli(tmp_path / "plain", "grade", HW1.id, *paths, "--workers", "2", "--json", str(tmp_path / "p.json"))
+    assert served.stdout == plain.stdout  # the same table, line for line
+    assert json.loads((tmp_path / "s.json").read_text()) == json.loads((tmp_path / "p.json").read_text())
+    a, b = stored(service), stored(tmp_path / "plain")
+    assert sorted(a) == sorted(SAMPLES)
+    assert {s: comparable(r) for s, r in a.items()} == {s: comparable(r) for s, r in b.items()}
+    assert rows(service) == rows(tmp_path / "plain")
+    feedback = lambda g: {p.parent.name: p.read_text() for p in (g / "feedback").glob(f"*/{HW1.id}.md")}  # noqa: E731
+    assert feedback(service) == feedback(tmp_path / "plain") and len(feedback(service)) == len(SAMPLES)
+    assert a["ref_reference"]["score"] == HW1.auto_points and a["blank_release"]["score"] == 0
+    autograded = lambda g: sorted(p.parts[-3] for p in (g / "autograded").glob(f"*/{HW1.id}/*.ipynb"))  # noqa: E731
+    assert autograded(service) == autograded(tmp_path / "plain") == sorted(set(SAMPLES) - {"bad_not_json"})
+
+
+def test_status_and_one_submission(service):
+    status = cli(service, "serve", "--status").stdout
+    assert "2 slots" in status and HW1.id in status
+    done = cli(service, "grade", HW1.id, str(notebook("ref_reference")), "--server")
+    assert f"ref_reference {HW1.auto_points:g} / {HW1.auto_points:g}".split() == done.stdout.split()[:4]
+
+
+def test_other_code_is_refused(service, monkeypatch):
+    from autograder import server
+    monkeypatch.setattr(cfg, "GRADEBOOK_DIR", service)
+    monkeypatch.setattr(server, "code_fingerprint", lambda: "0" * 16)
+    with pytest.raises(server.ServerUnavailable, match="other grading code"):
+        server.grade(HW1, [("ref_reference", notebook("ref_reference"))], progress=False)
+
+
+def test_without_a_service_grade_server_says_how_to_start_one(tmp_path):
+    done = cli(tmp_path / "none", "grade", HW1.id, str(notebook("ref_reference")), "--server", check=False)
+    assert done.returncode == 2
+    assert "no warm grader is running" in done.stderr and "serve" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_one_service_per_gradebook(service):
+    done = cli(service, "serve", "--workers", "1", check=False)
+    assert done.returncode == 2 and "already running" in done.stdout
+
+
+def test_a_command_killed_mid_batch_loses_nothing(service, tmp_path):
+    """The command is killed (SIGKILL) once the first of six results is stored: every result
+    the service stored is whole and in the gradebook, and it serves the next command."""
+    batch = tmp_path / "batch"
+    for i in range(6):
+        dest = batch / f"k{i}" / HW1.id
+        dest.mkdir(parents=True)
+        (dest / f"{HW1.notebook}.ipynb").write_bytes(notebook("ref_reference").read_bytes())
+    env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(service)}
+    client = subprocess.Popen([sys.executable, "-m", "autograder", "grade", HW1.id, str(batch), "--server",
+                               "--workers", "1"], cwd=cfg.ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any(s.startswith("k") for s in stored(service)):
+        assert time.monotonic() < deadline and client.poll() is None
+        time.sleep(0.05)
+    client.send_signal(signal.SIGKILL)
+    client.wait()
+    while '"busy": 0' not in json.dumps(_ping(service)):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    results = {s: r for s, r in stored(service).items() if s.startswith("k")}  # each file parses: whole
+    assert 1 <= len(results) < 6
+    assert all(r["score"] == HW1.auto_points for r in results.values())
+    graded = {r["student"] for r in rows(service)}
+    assert set(results) <= graded and not ({f"k{i}" for i in range(6)} - set(results)) & graded
+    done = cli(service, "grade", HW1.id, str(batch), "--server")
+    assert done.stdout.count(f"{HW1.auto_points:g} / {HW1.auto_points:g}") == 6
+
+
+def _ping(gradebook: Path) -> dict:
+    from autograder import server
+    old = cfg.GRADEBOOK_DIR
+    cfg.GRADEBOOK_DIR = gradebook
+    try:
+        return server.ask({"op": "ping"})
+    finally:
+        cfg.GRADEBOOK_DIR = old
