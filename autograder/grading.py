@@ -180,6 +180,10 @@ class Grader:
                 self._timeouts = self.judge.timeouts(self.assignment)
             return self._timeouts
 
+    def alive(self) -> bool:
+        """Both zygotes still run (a long-lived grader, `serve`, replaces one that does not)."""
+        return all(z.process.poll() is None for z in (self.sandbox.zygote, self.judge.zygote))
+
     def close(self) -> None:
         # Both zygotes start ending at once (a torch interpreter's teardown takes a while), then wait.
         for zygote in (self.sandbox.zygote, self.judge.zygote):

@@ -162,9 +162,13 @@ class Service:
         from autograder.grading import Grader
         key = (assignment.id, device, no_isolation)
         with self.graders_lock:
-            if key not in self.graders:
-                self.graders[key] = Grader(assignment, device, no_isolation)
-            return self.graders[key]
+            grader = self.graders.get(key)
+            if grader is not None and not grader.alive():  # a zygote died (killed by hand, out of memory)
+                threading.Thread(target=grader.close, daemon=True).start()
+                grader = None
+            if grader is None:
+                grader = self.graders[key] = Grader(assignment, device, no_isolation)
+            return grader
 
     def _store(self, result) -> str | None:
         from autograder import recording

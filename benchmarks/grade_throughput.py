@@ -2,7 +2,7 @@
 on the same HW1 notebooks.
 
     .venv/bin/python benchmarks/grade_throughput.py [--copies 16] [--sample ref_reference]
-                                                    [--skip-nbgrader] [--skip-ray]
+                                                    [--skip-nbgrader] [--skip-ray] [--skip-server]
 
 The notebook is one shipped sample with its slow cells removed (those tagged `skip-grading`:
 the full 15-epoch training run and the plots, which our grader skips and nbgrader would run),
@@ -15,7 +15,10 @@ wall clock from start to exit:
   2. `python -m autograder grade hw1_backprop FOLDER --workers 1`, then `--workers 2`, then
      `--backend ray --workers 2` (a one-machine Ray cluster started by the command), each
      recording into a gradebook that already knows the assignment, as nbgrader's does;
-  3. `nbgrader autograde hw1_backprop` on the same N notebooks (it starts a kernel per
+  3. the same two batches and the one submission with `--server`, handed to a warm grader
+     (`python -m autograder serve --workers 2 --warm hw1_backprop`, started before and not
+     timed: its start-up is printed apart), each batch into a gradebook of its own;
+  4. `nbgrader autograde hw1_backprop` on the same N notebooks (it starts a kernel per
      notebook and runs every cell, public test cells included).
 
 Nothing is recorded in the real gradebook. On a shared machine, read the load average printed
@@ -75,15 +78,35 @@ def grade(assignment, paths, gradebook: Path, extra=()) -> tuple[float, list[str
 
 
 def known_gradebook(assignment, template: Path) -> Path:
-    """A gradebook folder that already knows the assignment (as an instructor's does)."""
+    """A gradebook folder that already knows the assignment (as an instructor's does), in the
+    scratch folder beside `template`."""
     if not template.exists():
         template.mkdir(parents=True)
         env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(template)}
         run([sys.executable, "-c", f"from autograder import gradebook; gradebook.ensure_assignment({assignment.id!r})"],
             env)
-    copy = Path(tempfile.mkdtemp(prefix="bench-gradebook-"))
+    copy = Path(tempfile.mkdtemp(prefix="gradebook-", dir=template.parent))
     shutil.copy(template / "gradebook.db", copy / "gradebook.db")
     return copy
+
+
+class WarmGrader:
+    """`serve` on its own gradebook, started (and timed) before the commands that use it."""
+
+    def __init__(self, assignment, gradebook: Path, workers: int = 2):
+        self.env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(gradebook)}
+        started = time.perf_counter()
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--workers", str(workers),
+                                      "--warm", assignment.id], cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline()
+        if "ready" not in line:
+            raise SystemExit(f"serve did not start: {line}")
+        self.start_s = time.perf_counter() - started
+
+    def stop(self) -> None:
+        run([sys.executable, "-m", "autograder", "serve", "--stop"], self.env)
+        self.proc.wait(timeout=120)
 
 
 def time_nbgrader(assignment, course: Path) -> float:
@@ -108,6 +131,7 @@ def main() -> None:
     parser.add_argument("--sample", default="ref_reference", help="sample student to copy")
     parser.add_argument("--skip-nbgrader", action="store_true")
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--skip-server", action="store_true")
     args = parser.parse_args()
 
     assignment = cfg.ASSIGNMENTS[args.assignment]
@@ -128,7 +152,7 @@ def main() -> None:
         one = submitted / "student000" / assignment.id / f"{assignment.notebook}.ipynb"
         template = scratch / "gradebook-template"
 
-        fresh = Path(tempfile.mkdtemp(prefix="bench-gradebook-"))
+        fresh = Path(tempfile.mkdtemp(prefix="gradebook-", dir=scratch))
         elapsed, s = grade(assignment, [one], fresh)
         rows.append(("one submission, fresh gradebook", 1, elapsed, s))
         elapsed, s = grade(assignment, [one], known_gradebook(assignment, template))
@@ -140,6 +164,20 @@ def main() -> None:
             elapsed, s = grade(assignment, [submitted], known_gradebook(assignment, template), extra)
             rows.append((label, n, elapsed, s))
             print(f"  {label}: {elapsed:.1f} s", flush=True)
+        if not args.skip_server:
+            for workers in (1, 2):
+                server = WarmGrader(assignment, known_gradebook(assignment, template))
+                try:
+                    elapsed, s = grade(assignment, [submitted], Path(server.env["COURSE_GRADEBOOK_DIR"]),
+                                       ["--server", "--workers", str(workers)])
+                    label = f"batch, warm grader, {workers} worker{'s' * (workers > 1)}"
+                    rows.append((label, n, elapsed, s))
+                    print(f"  {label}: {elapsed:.1f} s (serve was ready in {server.start_s:.1f} s)", flush=True)
+                    if workers == 2:  # a regrade of one student, as an instructor does all day
+                        elapsed, s = grade(assignment, [one], Path(server.env["COURSE_GRADEBOOK_DIR"]), ["--server"])
+                        rows.append(("one submission, warm grader", 1, elapsed, s))
+                finally:
+                    server.stop()
         if not args.skip_nbgrader:
             rows.append(("nbgrader autograde", n, time_nbgrader(assignment, scratch / "nbgrader"), None))
 
@@ -152,9 +190,14 @@ def main() -> None:
     print(f"local, 2 workers vs 1: {w1 / w2:.2f}x")
     if "batch, ray (local cluster), 2 workers" in by:
         print(f"ray (2 workers) vs local (2 workers): {w2 / by['batch, ray (local cluster), 2 workers']:.2f}x")
+    if "batch, warm grader, 2 workers" in by:
+        s1, s2 = by["batch, warm grader, 1 worker"], by["batch, warm grader, 2 workers"]
+        print(f"warm grader, 2 workers vs 1: {s1 / s2:.2f}x")
     if "nbgrader autograde" in by:
         nb = by["nbgrader autograde"]
         print(f"vs nbgrader autograde per submission: 1 worker {nb / w1:.1f}x faster, 2 workers {nb / w2:.1f}x faster")
+        if "batch, warm grader, 2 workers" in by:
+            print(f"  warm grader: 1 worker {nb / s1:.1f}x faster, 2 workers {nb / s2:.1f}x faster")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ def cli(gradebook: Path, *args, check=True, **kw):
     return done
 
 
+SERVICE_PID = {}
+
+
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     """A warm grader on its own gradebook, HW1 warm, two student slots."""
@@ -41,6 +44,7 @@ def service(tmp_path_factory):
                             stderr=subprocess.STDOUT, text=True)
     line = proc.stdout.readline()
     assert "warm grader ready" in line, line + proc.stdout.read() if proc.poll() is not None else line
+    SERVICE_PID[gradebook] = proc.pid
     yield gradebook
     cli(gradebook, "serve", "--stop")
     try:
@@ -148,3 +152,24 @@ def _ping(gradebook: Path) -> dict:
         return server.ask({"op": "ping"})
     finally:
         cfg.GRADEBOOK_DIR = old
+
+
+def test_a_dead_zygote_is_replaced(service):
+    """A long-lived service whose judge process died (killed by hand, out of memory) starts a
+    new one at the next request instead of failing every submission from then on."""
+    judges = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _is_judge_of(p, SERVICE_PID[service])]
+    assert judges, "the service's judge zygote was not found"
+    for pid in judges:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    done = cli(service, "grade", HW1.id, str(notebook("ref_reference")), "--server")
+    assert f"{HW1.auto_points:g} / {HW1.auto_points:g}" in done.stdout, done.stdout + done.stderr
+
+
+def _is_judge_of(proc: Path, parent: int) -> bool:
+    try:
+        cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return False
+    return ppid == parent and b"autograder.sandbox.zygote" in cmdline and b"judge" in cmdline
