@@ -27,7 +27,7 @@ HW2 = cfg.HW2
 REPORT = next(q for q in HW2.questions if q.manual_points)
 CHROMIUM = os.environ.get("COURSE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SAMPLES = cfg.SAMPLES_DIR / "submitted"
-GRADED = "b1100002"  # the submission the TA grades (a planted mistake: 24 / 28 autograded)
+GRADED = "b1100002"  # the submission the TA grades (a planted mistake: SimpleCNN wrong)
 OTHER = "b1100001"  # the reference, left ungraded by hand
 POINTS, COMMENT = "9.5", "Curves and setup fine; the per-class part misses why cat and dog are confused."
 
@@ -209,7 +209,8 @@ def test_a_ta_grades_the_hw2_report_in_the_browser(formgrader):
         browser.wait("document.querySelectorAll('a.name-hidden').length === 2", "two submissions")
         browser.click(_link("Show All Names", "button"), "the Show All Names button")
         browser.screenshot(tmp / "1-submissions.png")
-        assert "24 / 40" in browser.js("document.body.innerText")  # its autograded score, nothing by hand yet
+        listed = browser.js("document.body.innerText")  # our autograded score, nothing by hand yet
+        assert f"{float(before[GRADED]['auto']):g} / {HW2.auto_points + HW2.manual_points:g}" in listed, listed
         browser.click(_link(GRADED, "a.name-shown"), f"the submission of {GRADED}")
 
         score, comment = f"input#{REPORT.id}", f"textarea#{REPORT.id}-comment"
