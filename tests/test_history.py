@@ -138,7 +138,7 @@ def test_the_watch_never_gets_in_the_way(tmp_path, fresh_gradebook):
     locker = sqlite3.connect(cfg.GRADEBOOK_DB, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")  # another program writes the gradebook
     try:
-        assert history.watch_hand_grades() is False  # after its 5 s wait, no error
+        assert history.watch_hand_grades() is False  # after a second, no error
     finally:
         locker.execute("ROLLBACK")
         locker.close()

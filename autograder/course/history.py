@@ -81,13 +81,13 @@ END"""
 def watch_hand_grades(db_path: Path | None = None) -> bool:
     """Put the hand-grading triggers into the gradebook if they are not there (a gradebook
     written before them, or one whose tables nbgrader's migrations rebuilt). Idempotent; never
-    creates a gradebook and never raises (a locked or unreadable one is tried again next time).
-    True when they are in place."""
+    creates a gradebook and never raises (one locked for over a second, or read-only, is tried
+    again next time). True when they are in place."""
     path = Path(db_path or cfg.GRADEBOOK_DB)
     try:
         if not path.is_file():
             return False  # no gradebook yet: nothing to watch
-        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=5, isolation_level=None)
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=1, isolation_level=None)
     except (sqlite3.Error, OSError):
         return False
     try:
