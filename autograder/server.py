@@ -273,6 +273,11 @@ def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print) -> 
     without a request."""
     from multiprocessing.connection import AuthenticationError, Listener
 
+    from autograder.sandbox import IsolationUnavailable
+
+    # As `grade --device cuda` does: the zygotes (and the students' processes they fork) must
+    # find a usable CUDA, so nothing before them may initialise it; NVML answers instead.
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     here = folder()
     try:
         pong = ask({"op": "ping"})
@@ -307,8 +312,12 @@ def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print) -> 
                 return
 
     try:
-        for assignment_id in warm:
-            service.warm(assignment_id)
+        try:
+            for assignment_id in warm:
+                service.warm(assignment_id)
+        except IsolationUnavailable as exc:
+            log(str(exc))
+            return 2
         log(f"warm grader ready: {workers} student slots, code {service.fingerprint}, gradebook "
             f"{cfg.GRADEBOOK_DIR}, warm: {', '.join(warm) or 'none yet'} (pid {os.getpid()}; Ctrl-C stops it)")
         if idle_exit_s > 0:
