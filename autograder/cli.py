@@ -488,7 +488,7 @@ def main(argv=None) -> int:
     actions.add_parser("show", help="list the imported roster")
     p.set_defaults(fn=cmd_roster)
 
-    p = sub.add_parser("history", help="the log of changed grades (regrades, students graded again)")
+    p = sub.add_parser("history", help="the log of changed grades (regrades, students graded again, hand grading in the formgrader)")
     p.add_argument("assignment", nargs="?", help="only this assignment")
     p.add_argument("--student", metavar="ID", help="only this student")
     p.set_defaults(fn=cmd_history)
