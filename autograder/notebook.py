@@ -16,10 +16,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-# jsonschema (under nbformat) imports rfc3987_syntax, which builds a grammar at import (about
-# 1.5 s of CPU), only to check the "iri" string format, which no notebook schema uses.
+# jsonschema (under nbformat, wherever it is imported from) imports rfc3987_syntax, which builds
+# a grammar at import (about 1.5 s of CPU), only to check the "iri" string format, which no
+# notebook schema uses.
 sys.modules.setdefault("rfc3987_syntax", None)
-import nbformat  # noqa: E402
+
+
+def _nbformat():
+    """nbformat, imported when a notebook is first read (0.1 s; `grade --server` never reads one)."""
+    import nbformat
+    return nbformat
+
 
 SKIP_TAG = "skip-grading"
 
@@ -109,6 +116,7 @@ def read_notebook(path: Path, question_ids: set[str] | None = None) -> list[Cell
         json.loads(text)
     except ValueError as exc:
         raise NotebookError(f"the file is not a Jupyter notebook (not valid JSON: {exc})") from None
+    nbformat = _nbformat()
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
