@@ -3,6 +3,7 @@ on the same HW1 notebooks.
 
     .venv/bin/python benchmarks/grade_throughput.py [--copies 16] [--sample ref_reference]
                                                     [--skip-nbgrader] [--skip-ray] [--skip-server]
+                                                    [--rounds 3]
 
 The notebook is one shipped sample with its slow cells removed (those tagged `skip-grading`:
 the full 15-epoch training run and the plots, which our grader skips and nbgrader would run),
@@ -31,6 +32,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,18 +111,26 @@ class WarmGrader:
         self.proc.wait(timeout=120)
 
 
-def time_nbgrader(assignment, course: Path) -> float:
+def _nbgrader_env() -> dict:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(ROOT)}
+
+
+def prepare_nbgrader(assignment, course: Path) -> None:
+    """An nbgrader course over the same submitted/ folder, its assignment generated."""
     (course / "source").symlink_to(ROOT / "source")
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\n"
         f"c.CourseDirectory.root = {str(course)!r}\n"
         f"c.CourseDirectory.course_id = {cfg.COURSE_ID!r}\n"
         "c.ExecutePreprocessor.timeout = 600\n")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(ROOT)}
-    nbgrader = [sys.executable, "-m", "nbgrader"]
-    run([*nbgrader, "generate_assignment", assignment.id, "--force"], env, cwd=course)
-    elapsed, _ = run([*nbgrader, "autograde", assignment.id, "--force"], env, cwd=course)
+    run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment.id, "--force"], _nbgrader_env(), cwd=course)
+
+
+def time_nbgrader(assignment, course: Path) -> float:
+    """`nbgrader autograde` of every submission (again, with --force, in later rounds)."""
+    elapsed, _ = run([sys.executable, "-m", "nbgrader", "autograde", assignment.id, "--force"], _nbgrader_env(),
+                     cwd=course)
     return elapsed
 
 
@@ -132,11 +142,12 @@ def main() -> None:
     parser.add_argument("--skip-nbgrader", action="store_true")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="every run this many times; medians reported")
     args = parser.parse_args()
 
     assignment = cfg.ASSIGNMENTS[args.assignment]
     notebook = cfg.SAMPLES_DIR / "submitted" / args.sample / assignment.id / f"{assignment.notebook}.ipynb"
-    n, rows = args.copies, []
+    n = args.copies
     print(f"{assignment.id}: {n} copies of {args.sample} without its {SKIP_TAG} cells; "
           f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
@@ -152,53 +163,64 @@ def main() -> None:
         one = submitted / "student000" / assignment.id / f"{assignment.notebook}.ipynb"
         template = scratch / "gradebook-template"
 
-        fresh = Path(tempfile.mkdtemp(prefix="gradebook-", dir=scratch))
-        elapsed, s = grade(assignment, [one], fresh)
-        rows.append(("one submission, fresh gradebook", 1, elapsed, s))
-        elapsed, s = grade(assignment, [one], known_gradebook(assignment, template))
-        rows.append(("one submission, gradebook knows HW1", 1, elapsed, s))
-        for label, extra in [("batch, local, 1 worker", ["--workers", "1"]),
-                             ("batch, local, 2 workers", ["--workers", "2"]),
-                             *([] if args.skip_ray else [("batch, ray (local cluster), 2 workers",
-                                                          ["--backend", "ray", "--workers", "2"])])]:
-            elapsed, s = grade(assignment, [submitted], known_gradebook(assignment, template), extra)
-            rows.append((label, n, elapsed, s))
-            print(f"  {label}: {elapsed:.1f} s", flush=True)
-        if not args.skip_server:
-            for workers in (1, 2):
-                server = WarmGrader(assignment, known_gradebook(assignment, template))
-                try:
-                    elapsed, s = grade(assignment, [submitted], Path(server.env["COURSE_GRADEBOOK_DIR"]),
-                                       ["--server", "--workers", str(workers)])
-                    label = f"batch, warm grader, {workers} worker{'s' * (workers > 1)}"
-                    rows.append((label, n, elapsed, s))
-                    print(f"  {label}: {elapsed:.1f} s (serve was ready in {server.start_s:.1f} s)", flush=True)
-                    if workers == 2:  # a regrade of one student, as an instructor does all day
-                        elapsed, s = grade(assignment, [one], Path(server.env["COURSE_GRADEBOOK_DIR"]), ["--server"])
-                        rows.append(("one submission, warm grader", 1, elapsed, s))
-                finally:
-                    server.stop()
+        times: dict[str, list[float]] = {}
+        counts, marks = {}, {}
+
+        def note(label, count, elapsed, s):
+            times.setdefault(label, []).append(elapsed)
+            counts[label] = count
+            marks.setdefault(label, set()).update(s or [])
+
+        nbgrader_course = scratch / "nbgrader"
         if not args.skip_nbgrader:
-            rows.append(("nbgrader autograde", n, time_nbgrader(assignment, scratch / "nbgrader"), None))
+            prepare_nbgrader(assignment, nbgrader_course)
+        for round_ in range(1, args.rounds + 1):  # every row once per round: drift hits them alike
+            print(f"round {round_}/{args.rounds} (load average {os.getloadavg()[0]:.1f})", flush=True)
+            note("one submission, fresh gradebook", 1,
+                 *grade(assignment, [one], Path(tempfile.mkdtemp(prefix="gradebook-", dir=scratch))))
+            note("one submission, gradebook knows HW1", 1, *grade(assignment, [one], known_gradebook(assignment, template)))
+            for label, extra in [("batch, local, 1 worker", ["--workers", "1"]),
+                                 ("batch, local, 2 workers", ["--workers", "2"]),
+                                 *([] if args.skip_ray else [("batch, ray (local cluster), 2 workers",
+                                                              ["--backend", "ray", "--workers", "2"])])]:
+                note(label, n, *grade(assignment, [submitted], known_gradebook(assignment, template), extra))
+            if not args.skip_server:
+                for workers in (1, 2):
+                    server = WarmGrader(assignment, known_gradebook(assignment, template))
+                    note("(serve: start until ready, not counted)", 1, server.start_s, None)
+                    try:
+                        label = f"batch, warm grader, {workers} worker{'s' * (workers > 1)}"
+                        note(label, n, *grade(assignment, [submitted], Path(server.env["COURSE_GRADEBOOK_DIR"]),
+                                              ["--server", "--workers", str(workers)]))
+                        if workers == 2:  # a regrade of one student, as an instructor does all day
+                            note("one submission, warm grader", 1,
+                                 *grade(assignment, [one], Path(server.env["COURSE_GRADEBOOK_DIR"]), ["--server"]))
+                    finally:
+                        server.stop()
+            if not args.skip_nbgrader:
+                note("nbgrader autograde", n, time_nbgrader(assignment, nbgrader_course), None)
 
     print(f"load average after: {os.getloadavg()[0]:.1f}")
-    print(f"{'run (wall clock, process start to exit)':42s} {'subs':>4s} {'total s':>8s} {'s/sub':>7s}  scores")
-    for label, count, elapsed, s in rows:
-        print(f"{label:42s} {count:4d} {elapsed:8.1f} {elapsed / count:7.2f}  {s if s is not None else ''}")
-    by = {label: elapsed for label, _, elapsed, _ in rows}
+    print(f"{'run (wall clock, process start to exit)':42s} {'subs':>4s} {'median s':>8s} {'s/sub':>7s}  "
+          f"{'all rounds':20s} scores")
+    by = {label: statistics.median(t) for label, t in times.items()}
+    for label, t in times.items():
+        print(f"{label:42s} {counts[label]:4d} {by[label]:8.2f} {by[label] / counts[label]:7.2f}  "
+              f"{' '.join(f'{x:.1f}' for x in t):20s} {sorted(marks[label]) or ''}")
+    print("ratios of the medians:")
     w1, w2 = by["batch, local, 1 worker"], by["batch, local, 2 workers"]
-    print(f"local, 2 workers vs 1: {w1 / w2:.2f}x")
+    print(f"  local, 2 workers vs 1: {w1 / w2:.2f}x")
     if "batch, ray (local cluster), 2 workers" in by:
-        print(f"ray (2 workers) vs local (2 workers): {w2 / by['batch, ray (local cluster), 2 workers']:.2f}x")
+        print(f"  ray (2 workers) vs local (2 workers): {w2 / by['batch, ray (local cluster), 2 workers']:.2f}x")
     if "batch, warm grader, 2 workers" in by:
         s1, s2 = by["batch, warm grader, 1 worker"], by["batch, warm grader, 2 workers"]
-        print(f"warm grader, 2 workers vs 1: {s1 / s2:.2f}x")
+        print(f"  warm grader, 2 workers vs 1: {s1 / s2:.2f}x")
     if "nbgrader autograde" in by:
         nb = by["nbgrader autograde"]
-        print(f"vs nbgrader autograde per submission: 1 worker {nb / w1:.1f}x faster, 2 workers {nb / w2:.1f}x faster")
+        print(f"  vs nbgrader autograde per submission: local 1 worker {nb / w1:.1f}x faster, 2 workers {nb / w2:.1f}x")
         if "batch, warm grader, 2 workers" in by:
-            print(f"  warm grader: 1 worker {nb / s1:.1f}x faster, 2 workers {nb / s2:.1f}x faster")
-
+            print(f"  vs nbgrader autograde per submission: warm grader 1 worker {nb / s1:.1f}x faster, "
+                  f"2 workers {nb / s2:.1f}x")
 
 if __name__ == "__main__":
     main()
