@@ -17,26 +17,6 @@ HW1 = cfg.HW1
 MANUAL = next(q for q in HW1.questions if q.manual_points)
 
 
-@pytest.fixture(scope="module")
-def _template_gradebook(tmp_path_factory):
-    """A gradebook that knows HW1 (nbgrader learns its cells once), copied for each test."""
-    from autograder import gradebook
-    db = tmp_path_factory.mktemp("template") / "gradebook.db"
-    gradebook.ensure_assignment(HW1.id, db_path=db)
-    return db
-
-
-@pytest.fixture
-def fresh_gradebook(tmp_path, monkeypatch, _template_gradebook):
-    folder = tmp_path / "gradebook"
-    folder.mkdir()
-    shutil.copy(_template_gradebook, folder / "gradebook.db")
-    for name, path in [("GRADEBOOK_DIR", folder), ("GRADEBOOK_DB", folder / "gradebook.db"),
-                       ("FEEDBACK_DIR", folder / "feedback"), ("RESULTS_DIR", folder / "results")]:
-        monkeypatch.setattr(cfg, name, path)
-    return folder
-
-
 def _record(tmp_path, student):
     """Record an HW1 result for `student` as the grader would (every check passes)."""
     from autograder import gradebook
