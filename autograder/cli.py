@@ -77,6 +77,9 @@ def cmd_serve(args) -> int:
               + (f"; {answer['workers']} slots, code {answer['fingerprint']}, warm: {', '.join(answer['warm']) or 'none'}"
                  if answer["event"] == "pong" else ""))
         return 0
+    from autograder.sandbox import MAX_SLOTS
+    if args.workers > MAX_SLOTS:
+        _fail(f"serve: --workers {args.workers}: at most {MAX_SLOTS} student slots (each gets a uid of its own)")
     _assignments(args.warm)
     _check_gradebook_writable()
     return server.serve(args.workers, args.warm, args.idle_exit, log=lambda line: print(line, flush=True))

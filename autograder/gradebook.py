@@ -19,6 +19,11 @@ class NotRecorded(Exception):
     pass
 
 
+class PartlyRecorded(Exception):
+    """The grade is in the gradebook, but a file written after it (the stored result, the
+    autograded notebook) or the history line failed."""
+
+
 def _db_url(db_path: Path | None) -> str:
     return f"sqlite:///{db_path or cfg.GRADEBOOK_DB}"
 
@@ -156,14 +161,17 @@ class Recorder:
             grade.auto_score = question.score
         lateness = late.apply(gb, assignment, result.student)  # nbgrader's late-penalty plugin
         gb.db.commit()
-        history.append(changes)
         if stamp_note and lateness.timestamp is not None:  # graded again without one: the earlier time stays
             stamp_note = ("Hand-in time: no readable timestamp.txt this time; the time recorded when this "
                           "submission was first graded was kept")
         result.notes = late.replace_notes(result.notes, [stamp_note, lateness.note()])
-        write_json_atomic(stored_path(self.results_dir or cfg.RESULTS_DIR, assignment.id, result.student),
-                          result.to_dict())
-        write_autograded_notebook(result, assignment)
+        try:
+            history.append(changes)
+            write_json_atomic(stored_path(self.results_dir or cfg.RESULTS_DIR, assignment.id, result.student),
+                              result.to_dict())
+            write_autograded_notebook(result, assignment)
+        except Exception as exc:  # noqa: BLE001 - the grade itself is stored: say so, precisely
+            raise PartlyRecorded(f"{type(exc).__name__}: {exc}") from None
 
     def manual_grades(self, assignment_id: str, student: str) -> dict:
         """question id -> (points given by hand or None while pending, the grader's comment) for

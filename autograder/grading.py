@@ -244,6 +244,10 @@ class Grader:
         probes, wall = dict(report.probes), dict(report.wall_seconds)
         if assignment.clean_probes:  # the same probes in a process that never saw this student's code
             clean = self.sandbox.run([], list(assignment.clean_probes), timeouts, slot)
+            if clean.grader_error:
+                result.status, result.reason = ERROR, clean.grader_error
+                result.seconds = time.monotonic() - started
+                return result
             probes.update({f"clean:{k}": v for k, v in clean.probes.items()})
             wall.update({f"clean:{k}": v for k, v in clean.wall_seconds.items()})
         try:

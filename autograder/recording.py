@@ -22,14 +22,18 @@ def open_recorder(assignment_id: str):
 
 def store(recorder, result) -> str | None:
     """Record `result` and write its feedback. None when stored; else the one line that says
-    why not (the stored grade, if any, is unchanged; a failure of ours marks the result "error")."""
+    what was not stored and why (a failure of ours before the gradebook write marks the result
+    "error"; the grade stored before, if any, is then unchanged)."""
     from autograder import feedback
-    from autograder.gradebook import NotRecorded
+    from autograder.gradebook import NotRecorded, PartlyRecorded
     try:
         recorder.record(result)
         feedback.write(result, hand=recorder.manual_grades(result.assignment, result.student))
     except NotRecorded as exc:
         return f"{result.student}: NOT recorded, the stored grade is unchanged: {exc}"
+    except PartlyRecorded as exc:
+        return (f"{result.student}: the grade is in the gradebook, but writing its files failed ({exc}); "
+                f"fix that and grade this student again")
     except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
         result.status, result.reason = "error", f"the grader could not record it: {type(exc).__name__}: {exc}"
         return f"{result.student}: NOT recorded ({type(exc).__name__}: {exc}); the stored grade is unchanged"

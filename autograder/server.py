@@ -25,6 +25,7 @@ code differs (`code_fingerprint`) is refused and told to restart the service.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -40,6 +41,10 @@ import course_config as cfg
 
 MAX_MESSAGE = 64 * 2**20
 FINGERPRINTED = ("autograder", "assignments", "calibration")  # with course_config.py
+VERSIONED = ("torch", "torchvision", "numpy", "pytest", "nbgrader", "transformers")
+ANSWER_S = 30  # a ping or stop answered within this, or the service is called stuck
+HANDSHAKE_S = 10  # a connection that does not prove the key within this is dropped
+STOP_WAIT_S = 60  # on stop, batches in progress get this long to finish the submission they grade
 
 
 class ServerUnavailable(RuntimeError):
@@ -51,13 +56,21 @@ def folder() -> Path:
 
 
 def code_fingerprint() -> str:
-    """What the service grades with: the grading code, the course's configuration and
-    calibration, and the assignment modules the student zygotes import."""
-    digest = hashlib.sha256()
+    """What the service grades with: every file of the grading code (the hidden suites and
+    their pytest.ini included), the course's configuration and calibration, the assignment
+    modules the student zygotes import, and the versions of Python and of the libraries that
+    judge."""
+    from importlib import metadata
+
+    digest = hashlib.sha256(sys.version.encode())
+    for package in VERSIONED:
+        try:
+            digest.update(f"{package}=={metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:
+            pass
     files = [cfg.ROOT / "course_config.py"]
     for top in FINGERPRINTED:
-        files += sorted(p for p in (cfg.ROOT / top).rglob("*")
-                        if p.suffix in (".py", ".json") and "__pycache__" not in p.parts)
+        files += sorted(p for p in (cfg.ROOT / top).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     for path in files:
         digest.update(str(path.relative_to(cfg.ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -96,6 +109,8 @@ def ask(request: dict) -> dict:
     """One request, one answer (ping, stop)."""
     with connect() as conn:
         _send(conn, request)
+        if not conn.poll(ANSWER_S):
+            raise ServerUnavailable(f"the warm grader in {folder()} did not answer within {ANSWER_S} s")
         return _receive(conn)
 
 
@@ -107,7 +122,8 @@ def grade(assignment, submissions, workers: int = 2, device: str = "cpu", no_iso
     until it next tries to send; what it recorded stays."""
     from autograder.results import SubmissionResult
 
-    submissions = [(student, str(Path(path).resolve())) for student, path in submissions]
+    # absolute, but not resolved: the service refuses a link as `grade` does, so it must see it
+    submissions = [(student, os.path.abspath(path)) for student, path in submissions]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -143,9 +159,14 @@ def grade(assignment, submissions, workers: int = 2, device: str = "cpu", no_iso
 # ------------------------------------------------------------------------------ the service
 
 class Service:
-    """The warm graders (one per assignment and device) and the open gradebook."""
+    """The warm graders (one per assignment and device) and the gradebook."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, key: bytes):
+        from autograder.sandbox import MAX_SLOTS
+
+        if not 1 <= workers <= MAX_SLOTS:
+            raise ValueError(f"--workers: between 1 and {MAX_SLOTS} (a uid of its own per student slot)")
+        self.key = key
         self.fingerprint = code_fingerprint()
         self.workers = workers
         self.slots: queue.Queue = queue.Queue()
@@ -155,102 +176,163 @@ class Service:
         self.graders_lock = threading.Lock()
         self.record_lock = threading.Lock()
         self.recorder = None
-        self.busy = 0
+        self.stopping = threading.Event()
+        self.requests: set = set()  # the threads of batches in progress
+        self.requests_lock = threading.Lock()
         self.last_request = time.monotonic()
 
-    def grader(self, assignment, device: str, no_isolation: bool):
+    @property
+    def busy(self) -> int:
+        with self.requests_lock:
+            return len(self.requests)
+
+    def grader(self, assignment, device: str):
         from autograder.grading import Grader
-        key = (assignment.id, device, no_isolation)
+        key = (assignment.id, device)
         with self.graders_lock:
+            if self.stopping.is_set():
+                raise ServerUnavailable("the warm grader is stopping")
             grader = self.graders.get(key)
             if grader is not None and not grader.alive():  # a zygote died (killed by hand, out of memory)
                 threading.Thread(target=grader.close, daemon=True).start()
                 grader = None
             if grader is None:
-                grader = self.graders[key] = Grader(assignment, device, no_isolation)
+                grader = self.graders[key] = Grader(assignment, device)
             return grader
 
     def _store(self, result) -> str | None:
-        from autograder import recording
+        """Record one result (None) or say why not; never raises."""
+        from autograder import gradebook, recording
         with self.record_lock:
-            if self.recorder is None:
-                self.recorder = recording.open_recorder(result.assignment)
-            self.recorder.ensure_assignment(result.assignment)
-            return recording.store(self.recorder, result)
+            if self.stopping.is_set():
+                return f"{result.student}: NOT recorded: the warm grader was stopped while grading it"
+            try:
+                if self.recorder is None:
+                    self.recorder = gradebook.Recorder()
+                return recording.store(self.recorder, result)
+            except Exception as exc:  # noqa: BLE001 - opening the gradebook failed (locked, gone)
+                return f"{result.student}: NOT recorded ({type(exc).__name__}: {exc}); the stored grade is unchanged"
+
+    def _fresh_gradebook(self) -> None:
+        """Each batch opens the gradebook again: a file replaced meanwhile (a backup restored) is
+        the one written, never a connection to the old one."""
+        with self.record_lock:
+            if self.recorder is not None:
+                self.recorder.close()
+                self.recorder = None
 
     def warm(self, assignment_id: str) -> None:
         """Start the assignment's zygotes and have the gradebook know it, before any request."""
-        from autograder import recording
-        self.grader(cfg.ASSIGNMENTS[assignment_id], "cpu", False).timeouts()
+        from autograder import gradebook
+        self.grader(cfg.ASSIGNMENTS[assignment_id], "cpu").timeouts()
         with self.record_lock:
             if self.recorder is None:
-                self.recorder = recording.open_recorder(assignment_id)
+                self.recorder = gradebook.Recorder()
             self.recorder.ensure_assignment(assignment_id)
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """No new submission starts or is recorded; batches in progress get STOP_WAIT_S to finish
+        the submission each is grading (its result is not recorded); then the zygotes end."""
+        self.stopping.set()
+        deadline = time.monotonic() + STOP_WAIT_S
+        with self.requests_lock:
+            requests = list(self.requests)
+        for thread in requests:
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self.graders_lock:
             graders, self.graders = list(self.graders.values()), {}
         for grader in graders:
             grader.close()
-        if self.recorder:
-            self.recorder.close()
+        with self.record_lock:
+            if self.recorder:
+                self.recorder.close()
+                self.recorder = None
 
     def handle(self, conn) -> None:
+        from multiprocessing.connection import AuthenticationError, answer_challenge, deliver_challenge
+
         with conn:
-            try:
+            try:  # the key first, in this thread: a silent or vanished client holds up nobody else
+                deliver_challenge(conn, self.key)
+                answer_challenge(conn, self.key)
+                if not conn.poll(HANDSHAKE_S):
+                    return
                 request = _receive(conn)
-            except (EOFError, OSError, ValueError):
+            except (AuthenticationError, EOFError, OSError, ValueError):
                 return
             op = request.get("op")
-            if op == "ping":
-                _send(conn, {"event": "pong", "fingerprint": self.fingerprint, "pid": os.getpid(),
-                             "workers": self.workers, "busy": self.busy,
-                             "warm": sorted({k[0] for k in self.graders})})
-            elif op == "stop":
-                _send(conn, {"event": "stopping"})
-                os.kill(os.getpid(), signal.SIGTERM)
-            elif op == "grade":
-                self.busy += 1
-                try:
-                    self._grade(conn, request)
-                except (OSError, EOFError):
-                    pass  # the command went away; what was recorded stays
-                finally:
-                    self.busy -= 1
-                    self.last_request = time.monotonic()
-            else:
-                _send(conn, {"event": "error", "message": f"unknown request {op!r}"})
+            try:
+                if op == "ping":
+                    _send(conn, {"event": "pong", "fingerprint": self.fingerprint, "pid": os.getpid(),
+                                 "workers": self.workers, "busy": self.busy,
+                                 "warm": sorted({k[0] for k in self.graders})})
+                elif op == "stop":
+                    _send(conn, {"event": "stopping", "pid": os.getpid()})
+                    os.kill(os.getpid(), signal.SIGTERM)
+                elif op == "grade":
+                    with self.requests_lock:
+                        self.requests.add(threading.current_thread())
+                    try:
+                        self._grade(conn, request)
+                    finally:
+                        with self.requests_lock:
+                            self.requests.discard(threading.current_thread())
+                        self.last_request = time.monotonic()
+                else:
+                    _send(conn, {"event": "error", "message": f"unknown request {op!r}"})
+            except (OSError, EOFError):
+                pass  # the command went away; what was recorded stays
+            except Exception as exc:  # noqa: BLE001 - one bad request must not end the service
+                with contextlib.suppress(OSError, EOFError):
+                    _send(conn, {"event": "error", "message": f"the warm grader failed: {type(exc).__name__}: {exc}"})
+
+    def _refusal(self, request: dict) -> str | None:
+        from autograder.grading import STUDENT_ID
+
+        if request.get("fingerprint") != self.fingerprint:
+            return ("the warm grader runs other grading code than this checkout (it was changed or updated "
+                    "since `serve` started): stop it (Ctrl-C, or `python -m autograder serve --stop`) and "
+                    "start it again; nothing was graded")
+        if code_fingerprint() != self.fingerprint:
+            return ("the grading code on disk changed since `serve` started, so its graders would mix old and "
+                    "new code: stop it (`python -m autograder serve --stop`) and start it again; nothing was graded")
+        if request.get("assignment") not in cfg.ASSIGNMENTS:
+            return f"unknown assignment {request.get('assignment')!r}"
+        if request.get("device", "cpu") not in cfg.DEVICE_PROFILES:
+            return f"unknown device profile {request.get('device')!r}"
+        if request.get("no_isolation"):
+            return "the warm grader always grades with isolation: grade without --server to use --no-isolation"
+        submissions = request.get("submissions")
+        if not isinstance(submissions, list) or not all(
+                isinstance(x, list) and len(x) == 2 and all(isinstance(v, str) for v in x)
+                and STUDENT_ID.fullmatch(x[0]) and os.path.isabs(x[1]) for x in submissions):
+            return "a malformed list of submissions"
+        return None
 
     def _grade(self, conn, request: dict) -> None:
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
         from autograder.sandbox import IsolationUnavailable
 
-        if request.get("fingerprint") != self.fingerprint:
-            _send(conn, {"event": "error", "message": (
-                "the warm grader runs other grading code than this checkout (it was changed or updated "
-                "since `serve` started): stop it (Ctrl-C, or `python -m autograder serve --stop`) and start it "
-                "again; nothing was graded")})
+        refusal = self._refusal(request)
+        if refusal:
+            _send(conn, {"event": "error", "message": refusal})
             return
-        assignment = cfg.ASSIGNMENTS.get(request.get("assignment"))
-        if assignment is None:
-            _send(conn, {"event": "error", "message": f"unknown assignment {request.get('assignment')!r}"})
-            return
-        device = request.get("device", "cpu")
-        if device not in cfg.DEVICE_PROFILES:
-            _send(conn, {"event": "error", "message": f"unknown device profile {device!r}"})
-            return
+        assignment, device = cfg.ASSIGNMENTS[request["assignment"]], request.get("device", "cpu")
         try:
-            grader = self.grader(assignment, device, bool(request.get("no_isolation")))
-        except IsolationUnavailable as exc:
+            grader = self.grader(assignment, device)
+        except (IsolationUnavailable, ServerUnavailable) as exc:
             _send(conn, {"event": "error", "message": str(exc)})
             return
-        submissions = [(str(s), Path(p)) for s, p in request.get("submissions", [])]
+        self._fresh_gradebook()
+        submissions = [(student, Path(path)) for student, path in request["submissions"]]
         workers = max(1, min(int(request.get("workers", 1)), self.workers, len(submissions) or 1))
 
         def task(student, path):
             slot = self.slots.get()  # a student slot no other request is using now
             try:
+                if self.stopping.is_set():
+                    return None
                 return grader.grade(path, student, slot)
             finally:
                 self.slots.put(slot)
@@ -260,18 +342,21 @@ class Service:
             try:
                 for future in as_completed(futures):
                     result = future.result()
+                    if result is None or self.stopping.is_set():
+                        break
                     warning = self._store(result)
                     _send(conn, {"event": "result", "result": result.to_dict(), "warning": warning})
             finally:
                 for future in futures:
                     future.cancel()
-        _send(conn, {"event": "done"})
+        if not self.stopping.is_set():
+            _send(conn, {"event": "done"})
 
 
 def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print) -> int:
     """Run the service in this process until Ctrl-C, SIGTERM, `serve --stop` or `idle_exit_s`
     without a request."""
-    from multiprocessing.connection import AuthenticationError, Listener
+    from multiprocessing.connection import Listener
 
     from autograder.sandbox import IsolationUnavailable
 
@@ -291,12 +376,12 @@ def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print) -> 
     for stale in (socket, keyfile):
         stale.unlink(missing_ok=True)
     key = secrets.token_bytes(32)
+    service = Service(workers, key)
     fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key)
-    listener = Listener(str(socket), family="AF_UNIX", authkey=key)
+    listener = Listener(str(socket), family="AF_UNIX")  # the key is checked per connection, in its thread
     os.chmod(socket, 0o600)
-    service = Service(workers)
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -325,15 +410,15 @@ def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print) -> 
         while True:
             try:
                 conn = listener.accept()
-            except AuthenticationError:
-                continue  # not a command of this gradebook's owner
+            except OSError:
+                continue  # a client that vanished while connecting
             threading.Thread(target=service.handle, args=(conn,), name="serve-request", daemon=True).start()
     except KeyboardInterrupt:
-        log("warm grader: stopping")
+        log("warm grader: stopping (batches in progress finish the submission they grade; it is not recorded)")
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop at a time
         listener.close()
         for path in (socket, keyfile):
             path.unlink(missing_ok=True)
-        service.close()
+        service.stop()
     return 0

@@ -1,7 +1,8 @@
 """The warm grader (`serve` + `grade --server`): the same grades and gradebook rows as a plain
-`grade`, through the real CLI; a command from other code is refused; a command killed in the
-middle of a batch loses and half-writes nothing and the service goes on; one service per
-gradebook."""
+`grade`, through the real CLI; a command from other code is refused; links are refused as by a
+plain `grade`; a command killed in the middle of a batch loses and half-writes nothing and the
+service goes on; a connection that never speaks holds up nobody; a stop in the middle of a
+batch records no false crash; one service per gradebook."""
 import json
 import os
 import signal
@@ -22,10 +23,10 @@ def notebook(student: str) -> Path:
     return cfg.SAMPLES_DIR / "submitted" / student / HW1.id / f"{HW1.notebook}.ipynb"
 
 
-def cli(gradebook: Path, *args, check=True, **kw):
+def cli(gradebook: Path, *args, check=True, timeout=300):
     env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(gradebook)}
     done = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cfg.ROOT, env=env,
-                          capture_output=True, text=True, timeout=300, **kw)
+                          capture_output=True, text=True, timeout=timeout)
     if check:
         assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -173,3 +174,64 @@ def _is_judge_of(proc: Path, parent: int) -> bool:
     except (OSError, ValueError, IndexError):
         return False
     return ppid == parent and b"autograder.sandbox.zygote" in cmdline and b"judge" in cmdline
+
+
+def test_links_are_refused_as_by_a_plain_grade(service, tmp_path):
+    """The command must not resolve links before the service sees them (one to the solution)."""
+    source = cfg.ROOT / "source" / HW1.id / f"{HW1.notebook}.ipynb"
+    (tmp_path / "linker" / HW1.id).mkdir(parents=True)
+    (tmp_path / "linker" / HW1.id / f"{HW1.notebook}.ipynb").symlink_to(source)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / HW1.id).symlink_to(source.parent)
+    done = cli(service, "grade", HW1.id, str(tmp_path / "linker"), str(tmp_path / "folder"), "--server",
+               "--json", str(tmp_path / "out.json"))
+    results = json.loads((tmp_path / "out.json").read_text())
+    assert [(r["student"], r["status"], r["score"]) for r in results] == [("folder", "invalid", 0),
+                                                                          ("linker", "invalid", 0)], done.stdout
+    assert all("link" in r["reason"] for r in results)
+
+
+def test_a_silent_connection_holds_up_nobody(service):
+    import socket
+    silent = socket.socket(socket.AF_UNIX)
+    silent.connect(str(service / ".server" / "socket"))
+    try:
+        done = cli(service, "serve", "--status", timeout=20)
+        assert "pong" in done.stdout
+    finally:
+        silent.close()
+    time.sleep(0.5)
+    assert "pong" in cli(service, "serve", "--status", timeout=20).stdout  # and its end harms nothing
+
+
+def test_more_slots_than_uids_is_refused(tmp_path):
+    done = cli(tmp_path / "g", "serve", "--workers", "17", check=False)
+    assert done.returncode == 2 and "at most 16" in done.stderr
+
+
+def test_a_stop_in_the_middle_of_a_batch_records_no_false_crash(tmp_path):
+    """`serve --stop` while a batch is graded: what was graded before is recorded; nothing after
+    is recorded as the student's crash (the zygotes end under it); the command says so."""
+    gradebook = tmp_path / "gradebook"
+    env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(gradebook)}
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--workers", "1", "--warm", HW1.id],
+                            cwd=cfg.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert "warm grader ready" in proc.stdout.readline()
+    batch = tmp_path / "batch"
+    for i in range(6):
+        (batch / f"k{i}" / HW1.id).mkdir(parents=True)
+        (batch / f"k{i}" / HW1.id / f"{HW1.notebook}.ipynb").write_bytes(notebook("ref_reference").read_bytes())
+    client = subprocess.Popen([sys.executable, "-m", "autograder", "grade", HW1.id, str(batch), "--server",
+                               "--workers", "1"], cwd=cfg.ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not stored(gradebook):
+        assert time.monotonic() < deadline and client.poll() is None
+        time.sleep(0.05)
+    cli(gradebook, "serve", "--stop")
+    out, err = client.communicate(timeout=120)
+    proc.wait(timeout=120)
+    results = stored(gradebook)
+    assert 1 <= len(results) < 6
+    assert {r["status"] for r in results.values()} == {"graded"}, results
+    assert client.returncode == 2 and "stopped in the middle of this batch" in err

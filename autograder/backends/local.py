@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-MAX_WORKERS = 16
+from autograder.sandbox import MAX_SLOTS as MAX_WORKERS  # each slot gets a uid of its own
 
 
 def run(assignment, submissions, *, workers: int = 1, device: str = "cpu", no_isolation: bool = False,

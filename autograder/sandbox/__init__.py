@@ -22,9 +22,14 @@ SLOT_UID_BASE = 61000
 MODES = ("root", "user", "none")
 
 
+MAX_SLOTS = 16  # grading slots (student processes at once) one grading process can give a uid of its own
+
+
 def slot_uid(slot: int) -> int:
     """The unprivileged uid a root grading run gives grading slot `slot` (one per worker)."""
-    return SLOT_UID_BASE + (os.getpid() % 50000) * 16 + slot % 16
+    if not 0 <= slot < MAX_SLOTS:
+        raise ValueError(f"grading slot {slot} out of range (at most {MAX_SLOTS} at once)")
+    return SLOT_UID_BASE + (os.getpid() % 50000) * MAX_SLOTS + slot
 
 
 class IsolationUnavailable(RuntimeError):

@@ -260,10 +260,8 @@ def run(zygote: Zygote, job: dict, cells, names, timeouts: dict, limits: dict,
         stage, current, cell_label, why = "starting", None, None, None
         try:
             proc = _Process(zygote, job, limits["memory_mb"], uid)
-        except ZygoteError as exc:
-            for name in remaining:
-                report.probes[name] = Failed(f"not checked: the grader could not start your process ({exc})")
-            report.load_failure = f"the grader could not start a process for your code ({exc})"
+        except ZygoteError as exc:  # the grader's own failure (its zygote gone): never a student's grade
+            report.grader_error = f"the grader could not start a process for this submission ({exc})"
             break
         try:
             deadline = min(final_deadline, time.monotonic() + START_S)
