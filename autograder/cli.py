@@ -109,7 +109,7 @@ def cmd_grade(args) -> int:
         _fail("grade: --server hands the batch to the warm grader of `serve`: it does not go with --backend/--address")
     if args.address and args.backend != "ray":
         _fail("grade: --address names a Ray cluster: it goes with --backend ray")
-    if args.device == "cuda" and args.backend == "local":  # with Ray, the GPUs are the workers'
+    if args.device == "cuda" and args.backend == "local" and not args.server:  # else the workers' GPUs
         import os
 
         # Ask NVML, not the CUDA runtime: a process that initialised CUDA cannot hand a usable

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-SLOT_UID_BASE = 61000
+SLOT_UID_BASE = 1 << 20  # above every uid a system hands out (nobody is 65534)
 MODES = ("root", "user", "none")
 
 
@@ -29,7 +29,7 @@ def slot_uid(slot: int) -> int:
     """The unprivileged uid a root grading run gives grading slot `slot` (one per worker)."""
     if not 0 <= slot < MAX_SLOTS:
         raise ValueError(f"grading slot {slot} out of range (at most {MAX_SLOTS} at once)")
-    return SLOT_UID_BASE + (os.getpid() % 50000) * MAX_SLOTS + slot
+    return SLOT_UID_BASE + (os.getpid() % (1 << 22)) * MAX_SLOTS + slot  # 2**22: Linux's largest pid_max
 
 
 class IsolationUnavailable(RuntimeError):
