@@ -219,6 +219,10 @@ def test_a_ta_grades_the_hw2_report_in_the_browser(formgrader):
 
         score, comment = f"input#{REPORT.id}", f"textarea#{REPORT.id}-comment"
         browser.wait(f"!!(document.querySelector({score!r}) && window.jQuery)", "the report's score field")
+        # the page's own models have loaded this submission's grades and comments: typing before
+        # that is typing into fields nothing saves yet
+        browser.wait("!!(window.formgrader && formgrader.grades && formgrader.grades.loaded && "
+                     "formgrader.comments && formgrader.comments.loaded)", "the grades and comments loaded", timeout=60)
         # count the formgrader's own "saved" events (its tick beside a field fades after a second)
         browser.js("window.saves = 0; jQuery(document).on('finished_saving', () => window.saves++); true")
         assert "Part 7 (written, graded by hand" in browser.js("document.body.innerText")
@@ -227,7 +231,7 @@ def test_a_ta_grades_the_hw2_report_in_the_browser(formgrader):
         browser.click(f"document.querySelector({comment!r})", "the comment field")  # leaving the score saves it
         browser.type(COMMENT)
         browser.press_tab()  # leaving the comment saves it
-        browser.wait("window.saves >= 2", "both saves confirmed by the server", timeout=20)
+        browser.wait("window.saves >= 2", "both saves confirmed by the server", timeout=60)
         shot = browser.screenshot(tmp / "2-report-graded.png")
     finally:
         browser.close()
