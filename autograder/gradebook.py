@@ -237,11 +237,14 @@ def write_autograded_notebook(result: SubmissionResult, assignment: cfg.Assignme
     import nbformat
 
     from autograder.notebook import NotebookError, read_submitted_file
+    path = autograded_path(assignment, result.student)
     try:
         nb = nbformat.reads(read_submitted_file(Path(result.source)).decode("utf-8"), as_version=4)
-    except (NotebookError, ValueError, OSError, UnicodeDecodeError):
-        return  # an invalid file: the formgrader shows it as missing, our table says why
-    path = autograded_path(assignment, result.student)
+        nbformat.validate(nb)
+    except (NotebookError, ValueError, OSError, UnicodeDecodeError, nbformat.ValidationError):
+        # an invalid file: the formgrader shows it as missing (not an earlier hand-in), our table says why
+        path.unlink(missing_ok=True)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".ipynb.tmp")
     nbformat.write(nb, str(tmp))

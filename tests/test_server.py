@@ -16,7 +16,8 @@ import pytest
 import course_config as cfg
 
 HW1 = cfg.ASSIGNMENTS["hw1_backprop"]
-SAMPLES = ["ref_reference", "blank_release", "mistake_layers", "style_a_loops", "bad_syntax_error", "bad_not_json"]
+SAMPLES = ["ref_reference", "blank_release", "mistake_layers", "style_a_loops", "bad_syntax_error", "bad_not_json",
+           "bad_not_a_notebook"]
 
 
 def notebook(student: str) -> Path:
@@ -76,6 +77,8 @@ def test_served_grades_equal_a_plain_grade(service, tmp_path):
     served = cli(service, "grade", HW1.id, *paths, "--server", "--workers", "2", "--json", str(tmp_path / "s.json"))
     plain = cli(tmp_path / "plain", "grade", HW1.id, *paths, "--workers", "2", "--json", str(tmp_path / "p.json"))
     assert served.stdout == plain.stdout  # the same table, line for line
+    for done in (served, plain):  # every one recorded whole, the unreadable ones too; no stray traceback
+        assert "NOT recorded" not in done.stderr and "failed" not in done.stderr and "Traceback" not in done.stderr
     assert json.loads((tmp_path / "s.json").read_text()) == json.loads((tmp_path / "p.json").read_text())
     a, b = stored(service), stored(tmp_path / "plain")
     assert sorted(a) == sorted(SAMPLES)
@@ -85,7 +88,8 @@ def test_served_grades_equal_a_plain_grade(service, tmp_path):
     assert feedback(service) == feedback(tmp_path / "plain") and len(feedback(service)) == len(SAMPLES)
     assert a["ref_reference"]["score"] == HW1.auto_points and a["blank_release"]["score"] == 0
     autograded = lambda g: sorted(p.parts[-3] for p in (g / "autograded").glob(f"*/{HW1.id}/*.ipynb"))  # noqa: E731
-    assert autograded(service) == autograded(tmp_path / "plain") == sorted(set(SAMPLES) - {"bad_not_json"})
+    unreadable = {"bad_not_json", "bad_not_a_notebook"}
+    assert autograded(service) == autograded(tmp_path / "plain") == sorted(set(SAMPLES) - unreadable)
 
 
 def test_status_and_one_submission(service):

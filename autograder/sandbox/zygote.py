@@ -44,7 +44,10 @@ def _send(sock: socket.socket, message: dict) -> None:
 def _recv_job(control: socket.socket):
     """(job, [status fd, chan fd]) or None when the grader has gone."""
     fds = array.array("i")
-    msg, ancdata, _, _ = control.recvmsg(MAX_JOB, socket.CMSG_SPACE(2 * fds.itemsize))
+    try:
+        msg, ancdata, _, _ = control.recvmsg(MAX_JOB, socket.CMSG_SPACE(2 * fds.itemsize))
+    except ConnectionResetError:  # the grader ended without reading our "ready" (it had no job for us)
+        return None
     if not msg:
         return None
     for level, kind, data in ancdata:
