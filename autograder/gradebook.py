@@ -115,8 +115,13 @@ class Recorder:
         return _retrying(attempt)
 
     def ensure_assignment(self, assignment_id: str) -> None:
+        """Once per batch: the gradebook knows the assignment, and its hand-grading watch
+        (autograder.course.history) is in place, in this gradebook."""
         if assignment_id not in self._known:
+            from autograder.course import history
+
             _retrying(_ensure_assignment, assignment_id, self.db_path)
+            history.watch_hand_grades(self.db_path)
             self._known.add(assignment_id)
 
     def record(self, result: SubmissionResult, only_question: str | None = None, action: str = "grade",

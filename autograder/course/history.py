@@ -44,10 +44,7 @@ def who() -> str:
 
 def append(entries: list[dict]) -> None:
     """Add `entries` (each: assignment, student, question, before, after, action, ...) with the
-    time and who; one write of whole lines in append mode, so lines never interleave. Our
-    recording calls this after every write to the gradebook, changes or not: the hand-grading
-    watch is put in place then too (cheap once it is there)."""
-    watch_hand_grades()
+    time and who; one write of whole lines in append mode, so lines never interleave."""
     if not entries:
         return
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
