@@ -162,11 +162,7 @@ class Service:
     """The warm graders (one per assignment and device) and the gradebook."""
 
     def __init__(self, workers: int, key: bytes):
-        from autograder.sandbox import MAX_SLOTS
-
-        if not 1 <= workers <= MAX_SLOTS:
-            raise ValueError(f"--workers: between 1 and {MAX_SLOTS} (a uid of its own per student slot)")
-        self.key = key
+        self.key = key  # `workers`: at most sandbox.MAX_SLOTS (checked by `serve`'s command line)
         self.fingerprint = code_fingerprint()
         self.workers = workers
         self.slots: queue.Queue = queue.Queue()
@@ -213,9 +209,9 @@ class Service:
             except Exception as exc:  # noqa: BLE001 - opening the gradebook failed (locked, gone)
                 return f"{result.student}: NOT recorded ({type(exc).__name__}: {exc}); the stored grade is unchanged"
 
-    def _fresh_gradebook(self) -> None:
-        """Each batch opens the gradebook again: a file replaced meanwhile (a backup restored) is
-        the one written, never a connection to the old one."""
+    def _close_gradebook(self) -> None:
+        """The next result opens the gradebook again. Each batch starts so: a file replaced
+        meanwhile (a backup restored) is then the one written, never a connection to the old one."""
         with self.record_lock:
             if self.recorder is not None:
                 self.recorder.close()
@@ -225,10 +221,7 @@ class Service:
         """Start the assignment's zygotes and have the gradebook know it, before any request."""
         from autograder import gradebook
         self.grader(cfg.ASSIGNMENTS[assignment_id], "cpu").timeouts()
-        with self.record_lock:
-            if self.recorder is None:
-                self.recorder = gradebook.Recorder()
-            self.recorder.ensure_assignment(assignment_id)
+        gradebook.ensure_assignment(assignment_id)
 
     def stop(self) -> None:
         """No new submission starts or is recorded; batches in progress get STOP_WAIT_S to finish
@@ -243,10 +236,7 @@ class Service:
             graders, self.graders = list(self.graders.values()), {}
         for grader in graders:
             grader.close()
-        with self.record_lock:
-            if self.recorder:
-                self.recorder.close()
-                self.recorder = None
+        self._close_gradebook()
 
     def handle(self, conn) -> None:
         from multiprocessing.connection import AuthenticationError, answer_challenge, deliver_challenge
@@ -324,7 +314,7 @@ class Service:
         except (IsolationUnavailable, ServerUnavailable) as exc:
             _send(conn, {"event": "error", "message": str(exc)})
             return
-        self._fresh_gradebook()
+        self._close_gradebook()
         submissions = [(student, Path(path)) for student, path in request["submissions"]]
         workers = max(1, min(int(request.get("workers", 1)), self.workers, len(submissions) or 1))
 
