@@ -413,7 +413,11 @@ DEVICE_PROFILES = {
             "speed_images": 4096, "speed_batch": 64, "speed_width": 1.0, "speed_repeats": 7,
         }},
         thresholds={"hw2_cnn": {"accuracy": 0.55, "accuracy_digits": 0.90, "max_speed_ratio": 2.0}},
-        margins={"hw2_cnn": {"accuracy_below_reference": 0.08, "speed_ratio_floor": 2.0,
+        # floor 1.5, not the CPU's 2: CUDA events time the GPU with little noise (on an H200 the
+        # reference against itself 0.97-1.04; correct loops x0.99-1.06), while the loops that
+        # are slow only on a GPU cost less than x2 there (.item() per sample x1.79, the model
+        # moved off and back every step x2.05): README, "HW2 on a GPU"
+        margins={"hw2_cnn": {"accuracy_below_reference": 0.08, "speed_ratio_floor": 1.5,
                              "speed_noise_factor": 1.5}},
     ),
 }

@@ -44,7 +44,11 @@ def student_env(device: str) -> dict:
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false", "PYTHONDONTWRITEBYTECODE": "1",
             "COURSE_GRADING_DEVICE": device,
-            "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "") if device == "cuda" else ""}
+            # on the cpu profile no GPU is visible; on the cuda profile the grader's own choice
+            # (unset: every GPU of the machine; "" would hide them all)
+            **({"CUDA_VISIBLE_DEVICES": os.environ["CUDA_VISIBLE_DEVICES"]}
+               if device == "cuda" and "CUDA_VISIBLE_DEVICES" in os.environ else
+               {} if device == "cuda" else {"CUDA_VISIBLE_DEVICES": ""})}
 
 
 def visible_paths(assignment_id: str | None, device: str = "cpu", extra=()) -> tuple[str, ...]:
@@ -63,7 +67,7 @@ def visible_paths(assignment_id: str | None, device: str = "cpu", extra=()) -> t
     if assignment_id:
         course.append(root / "release" / assignment_id)
     devices = []
-    if device == "cuda":  # the GPU's device files and what its driver reads (untested without a GPU)
+    if device == "cuda":  # the GPU's device files and what its driver reads (run on an H200: README)
         devices = [str(p) for p in Path("/dev").glob("nvidia*")] + ["/sys"]
     return tuple(dict.fromkeys(str(p.resolve()) for p in (*runtime, *course, *map(Path, extra)) if p.exists())) + tuple(devices)
 

@@ -18,6 +18,7 @@ recorded in place of the value, and only the tests that read that value fail, wi
 """
 from __future__ import annotations
 
+import re
 import traceback
 
 PROBE_ATTR = "_autograder_probe"
@@ -113,7 +114,16 @@ def describe_exception(exc: BaseException) -> str:
     if where:
         last = where[-1]
         text += f" (in your code: {last.filename.strip('<>')}, line {last.lineno}, in {last.name})"
+    if _DEVICE_MIXUP.search(text):
+        text += ("; hint: move models and tensors with .to(device), using the device your function "
+                 "was given, never with .cuda(): the grader calls it with device='cpu' too")
     return text
+
+
+# A tensor on the GPU met one on the CPU, or code asked for a GPU where there is none: the usual
+# cause is a hard-coded .cuda() instead of the `device` argument.
+_DEVICE_MIXUP = re.compile(r"cuda.*cpu|cpu.*cuda|torch\.cuda\.\w*Tensor|not compiled with CUDA|"
+                           r"No CUDA GPUs are available|no NVIDIA driver", re.IGNORECASE)
 
 
 def count_steps(optimizer) -> list:

@@ -251,3 +251,19 @@ def test_validate_covers_hw2():
                           text=True, cwd=cfg.ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reference: 28 / 28" in done.stdout and "blank release: 0 / 28" in done.stdout
+
+
+def test_the_committed_cuda_calibration_follows_from_its_own_measurements():
+    """calibration/cuda.json was measured on a GPU (README, "HW2 on a GPU"); its HW2 limits must be
+    what `derive` makes of the figures it holds with the margins course_config has now."""
+    from autograder.tests.hw2_cnn import calibration
+
+    path = cfg.CALIBRATION_DIR / "cuda.json"
+    if not path.exists():
+        pytest.skip("no calibration/cuda.json")
+    entry = json.loads(path.read_text())["assignments"][HW2.id]
+    cuda = cfg.DEVICE_PROFILES["cuda"]
+    assert entry["margins"] == cuda.margins[HW2.id]
+    assert entry["thresholds"] == calibration.derive(entry["measured"], cuda.margins[HW2.id], cuda.thresholds[HW2.id])
+    limit = calibrate.thresholds(HW2.id, "cuda").values["max_speed_ratio"]
+    assert 1.5 <= limit < 1.79, "the .item()-per-sample loop measured x1.79 on the H200 and must fail"

@@ -340,3 +340,31 @@ def test_a_course_checked_out_under_tmp_stays_reachable(box, tmp_path):
     cells = [Cell(0, "code", code, None, "q", True)]
     report = box.run(cells, ["add"], TIMEOUTS, SLOT, policy)
     assert report.cell_errors == [] and report.probes["add"] == {"sum": 5}
+
+
+def test_a_device_folder_is_bound_like_a_device_file(box):
+    """The cuda profile binds the GPU's entries of /dev, and one of them is a folder
+    (/dev/nvidia-caps): on the H200 the sandbox did not start until folders were bound as
+    folders. A folder of this machine's /dev stands in for it; /dev/null for a device file."""
+    folder = next((p for p in ("/dev/pts", "/dev/net", "/dev/cpu", "/dev/mqueue") if os.path.isdir(p)), None)
+    if folder is None:
+        pytest.skip("no folder under /dev here")
+    policy = replace(box.policy, visible=(*box.policy.visible, folder, "/dev/null"))
+    code = ("import os\n"
+            f"seen = os.path.isdir({folder!r}) and os.path.exists('/dev/null')\n"
+            "def add(a, b):\n    return a + b + 1000 * (not seen)\n")
+    report = box.run([Cell(0, "code", code, None, "q", True)], ["add"], TIMEOUTS, SLOT, policy)
+    assert report.grader_error is None and report.cell_errors == [], (report.grader_error, report.cell_errors)
+    assert report.probes["add"] == {"sum": 5}
+
+
+def test_the_cuda_profile_leaves_the_choice_of_gpu_to_the_grader(monkeypatch):
+    """An empty CUDA_VISIBLE_DEVICES hides every GPU ("No CUDA GPUs are available", seen on the
+    H200 when the grader's own environment did not set it): the cuda profile passes the
+    grader's value on, or none; the cpu profile hides the GPUs."""
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert "CUDA_VISIBLE_DEVICES" not in grading.student_env("cuda")
+    assert grading.student_env("cpu")["CUDA_VISIBLE_DEVICES"] == ""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    assert grading.student_env("cuda")["CUDA_VISIBLE_DEVICES"] == "1"
+    assert grading.student_env("cpu")["CUDA_VISIBLE_DEVICES"] == ""

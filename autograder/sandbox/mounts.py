@@ -167,9 +167,10 @@ def build_root(root: Path, visible, masked: dict, scratch_mb: int, hidden_files=
     for name in DEVICES:
         (root / "dev" / name).touch()
         mount(f"/dev/{name}", root / "dev" / name, None, MS_BIND)
-    for path in devices:  # a GPU's device files
-        (root / "dev" / Path(path).name).touch()
-        mount(path, root / "dev" / Path(path).name, None, MS_BIND)
+    for path in devices:  # a GPU's device files (and folders: /dev/nvidia-caps)
+        target = root / "dev" / Path(path).name
+        target.mkdir() if os.path.isdir(path) else target.touch()
+        mount(path, target, None, MS_BIND | MS_REC)
     (root / "dev" / "shm").mkdir()
     mount("tmpfs", root / "dev" / "shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_mb}m,mode=1777")
     os.symlink("/proc/self/fd", root / "dev" / "fd")
