@@ -72,7 +72,7 @@ def serve(role: str, modules: list[str], control_fd: int) -> None:
     woken, wake = os.pipe()
     for fd in (woken, wake):
         os.set_blocking(fd, False)
-    signal.set_wakeup_fd(wake)
+    signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     _send(control, {"ready": True})
     running: dict[int, socket.socket] = {}
