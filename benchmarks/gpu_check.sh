@@ -6,8 +6,8 @@
 #   OUT=/some/dir bash benchmarks/gpu_check.sh [cuda|cpu]      (cpu: the dry run, here)
 #
 # The lent machine's python3 has torch, torchvision, numpy and pytest, but not nbgrader and the
-# notebook stack: those travel as wheels in .whl/ (git-ignored; README.md, "HW2 on a GPU", says
-# how to fetch them) and are installed offline into a folder named site-packages, which the
+# notebook stack: those travel as wheels in .whl/ (git-ignored; `bash benchmarks/gpu_wheels.sh`
+# fetches them) and are installed offline into a folder named site-packages, which the
 # sandbox binds read-only for the student's process like any other installed package.
 # MiniLM and the HW3 corpus (80 MB and more) do not fit the 64 MiB that travels: HW3 and HW4
 # are not part of this run.
