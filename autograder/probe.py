@@ -110,11 +110,12 @@ def describe_exception(exc: BaseException) -> str:
             message = ["(its message could not be shown)"]
         name = type(exc).__name__[:80].replace("\n", " ")
         text = f"{name}: {message[0][:300]}" if message else name
+    mixup = _DEVICE_MIXUP.search(text)  # in the error's own words, not in the student's names below
     where = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell ")]
     if where:
         last = where[-1]
         text += f" (in your code: {last.filename.strip('<>')}, line {last.lineno}, in {last.name})"
-    if _DEVICE_MIXUP.search(text):
+    if mixup:
         text += ("; hint: move models and tensors with .to(device), using the device your function "
                  "was given, never with .cuda(): the grader calls it with device='cpu' too")
     return text

@@ -368,3 +368,55 @@ def test_the_cuda_profile_leaves_the_choice_of_gpu_to_the_grader(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     assert grading.student_env("cuda")["CUDA_VISIBLE_DEVICES"] == "1"
     assert grading.student_env("cpu")["CUDA_VISIBLE_DEVICES"] == ""
+
+
+def test_a_device_folder_is_bound_read_only_and_its_devices_still_open(box):
+    """A GPU's folder in /dev (/dev/nvidia-caps) is bound read-only like every other bind: the
+    student's process (the grader's own uid in "user" mode) could otherwise create files in the
+    host's folder. Its device files still open for writing (a read-only mount does not stop a
+    device). A folder of /dev holding a copy of /dev/null stands in for it."""
+    folder = f"/dev/sbx-caps-test-{os.getpid()}"
+    try:
+        os.mkdir(folder, 0o755)
+        os.mknod(f"{folder}/null", 0o666 | 0o020000, os.makedev(1, 3))
+        os.chmod(f"{folder}/null", 0o666)
+    except OSError as exc:
+        pytest.skip(f"cannot make a device folder in /dev here ({exc})")
+    try:
+        policy = replace(box.policy, visible=(*box.policy.visible, folder))
+        code = ("import os\n"
+                f"ro = bool(os.statvfs({folder!r}).f_flag & os.ST_RDONLY)\n"
+                f"with open({folder!r} + '/null', 'w') as f:\n    f.write('x')\n"
+                "try:\n"
+                f"    open({folder!r} + '/planted', 'w').close()\n    planted = True\n"
+                "except OSError:\n    planted = False\n"
+                "def add(a, b):\n    return a + b + 1000 * (not ro) + 10000 * planted\n")
+        report = box.run([Cell(0, "code", code, None, "q", True)], ["add"], TIMEOUTS, SLOT, policy)
+        assert report.grader_error is None and report.cell_errors == [], (report.grader_error, report.cell_errors)
+        assert report.probes["add"] == {"sum": 5}
+        assert not os.path.exists(f"{folder}/planted")
+    finally:
+        for name in ("null", "planted"):
+            try:
+                os.unlink(f"{folder}/{name}")
+            except FileNotFoundError:
+                pass
+        os.rmdir(folder)
+
+
+def test_the_device_hint_reads_the_error_not_the_students_names():
+    """The hint for a CPU/GPU mix-up answers the error's own words; a function of the student's
+    whose name says cpu and cuda does not make every error in it a device error."""
+    from autograder.probe import describe_exception
+
+    namespace = {}
+    exec(compile("def split_cpu_and_cuda_work(xs):\n    return sum(xs) / len(xs)\n"
+                 "def mixed():\n    raise RuntimeError('Expected all tensors to be on the same device, "
+                 "but found at least two devices, cuda:0 and cpu!')\n", "<cell 3>", "exec"), namespace)
+    for name, hinted in (("split_cpu_and_cuda_work", False), ("mixed", True)):
+        try:
+            namespace[name]([]) if name.startswith("split") else namespace[name]()
+        except Exception as exc:  # noqa: BLE001
+            text = describe_exception(exc)
+        assert ("hint: move models and tensors with .to(device)" in text) is hinted, text
+        assert f"in {name})" in text

@@ -171,6 +171,8 @@ def build_root(root: Path, visible, masked: dict, scratch_mb: int, hidden_files=
         target = root / "dev" / Path(path).name
         target.mkdir() if os.path.isdir(path) else target.touch()
         mount(path, target, None, MS_BIND | MS_REC)
+        if os.path.isdir(path):  # read-only like every other bind (its device files still open)
+            mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _statvfs_flags(path))
     (root / "dev" / "shm").mkdir()
     mount("tmpfs", root / "dev" / "shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_mb}m,mode=1777")
     os.symlink("/proc/self/fd", root / "dev" / "fd")
