@@ -123,7 +123,8 @@ def describe_exception(exc: BaseException) -> str:
 
 # A tensor on the GPU met one on the CPU, or code asked for a GPU where there is none: the usual
 # cause is a hard-coded .cuda() instead of the `device` argument.
-_DEVICE_MIXUP = re.compile(r"cuda.*cpu|cpu.*cuda|torch\.cuda\.\w*Tensor|not compiled with CUDA|"
+_DEVICE_MIXUP = re.compile(r"cuda.*cpu|cpu.*cuda|torch\.cuda\.\w*Tensor.*torch\.(?!cuda)\w*Tensor|"
+                           r"torch\.(?!cuda)\w*Tensor.*torch\.cuda\.\w*Tensor|not compiled with CUDA|"
                            r"No CUDA GPUs are available|no NVIDIA driver", re.IGNORECASE)
 
 

@@ -420,3 +420,16 @@ def test_the_device_hint_reads_the_error_not_the_students_names():
             text = describe_exception(exc)
         assert ("hint: move models and tensors with .to(device)" in text) is hinted, text
         assert f"in {name})" in text
+
+
+@pytest.mark.parametrize("error, hinted", [
+    ("Input type (torch.cuda.FloatTensor) and weight type (torch.FloatTensor) should be the same", True),
+    ("Found no NVIDIA driver on your system", True),
+    ("Input type (torch.cuda.FloatTensor) and weight type (torch.cuda.HalfTensor) should be the same", False),
+    ("expected scalar type Long but found torch.cuda.FloatTensor", False),
+])
+def test_the_device_hint_is_for_device_errors_only(error, hinted):
+    """A dtype error on the GPU names CUDA tensor types too: it is not a device mix-up."""
+    from autograder.probe import describe_exception
+
+    assert ("hint: move models and tensors" in describe_exception(RuntimeError(error))) is hinted
