@@ -266,4 +266,6 @@ def test_the_committed_cuda_calibration_follows_from_its_own_measurements():
     assert entry["margins"] == cuda.margins[HW2.id]
     assert entry["thresholds"] == calibration.derive(entry["measured"], cuda.margins[HW2.id], cuda.thresholds[HW2.id])
     limit = calibrate.thresholds(HW2.id, "cuda").values["max_speed_ratio"]
-    assert 1.5 <= limit < 1.79, "the .item()-per-sample loop measured x1.79 on the H200 and must fail"
+    assert limit >= cuda.margins[HW2.id]["speed_ratio_floor"]
+    if entry["device_name"] == "cuda: NVIDIA H200":  # the machine README's table was measured on
+        assert limit < 1.79, "the .item()-per-sample loop measured x1.79 on the H200 and must fail"
