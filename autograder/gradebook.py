@@ -125,18 +125,20 @@ class Recorder:
             self._known.add(assignment_id)
 
     def record(self, result: SubmissionResult, only_question: str | None = None, action: str = "grade",
-               reason: str = "") -> None:
+               reason: str = "", by: str | None = None) -> None:
         """Store `result` for its student. A grader failure (status "error") is never stored: the
         grade already in the gradebook, if any, stays as it was. A gradebook locked by another
         writer is retried for about 15 s, then named (NotRecorded). `only_question`: write only
         that question's autograded score (a regrade; the caller merged the stored result). A
-        changed score is logged (autograder.course.history) with `action` and `reason`."""
+        changed score is logged (autograder.course.history) with `action`, `reason` and who asked
+        (`by`: the user of the command a warm grader serves; else this process's user)."""
         if result.status == ERROR:
             raise NotRecorded(result.reason)
         self.ensure_assignment(result.assignment)
-        self._retrying(self._record, result, only_question, action, reason)
+        self._retrying(self._record, result, only_question, action, reason, by)
 
-    def _record(self, result: SubmissionResult, only_question: str | None, action: str, reason: str) -> None:
+    def _record(self, result: SubmissionResult, only_question: str | None, action: str, reason: str,
+                by: str | None = None) -> None:
         from nbgrader.api import MissingEntry
 
         from autograder.course import history, late
@@ -171,7 +173,7 @@ class Recorder:
                           "submission was first graded was kept")
         result.notes = late.replace_notes(result.notes, [stamp_note, lateness.note()])
         try:
-            history.append(changes)
+            history.append(changes, by)
             write_json_atomic(stored_path(self.results_dir or cfg.RESULTS_DIR, assignment.id, result.student),
                               result.to_dict())
             write_autograded_notebook(result, assignment)

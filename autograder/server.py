@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import secrets
 import signal
 import sys
@@ -45,6 +46,7 @@ VERSIONED = ("torch", "torchvision", "numpy", "pytest", "nbgrader", "transformer
 ANSWER_S = 30  # a ping or stop answered within this, or the service is called stuck
 HANDSHAKE_S = 10  # a connection that does not prove the key within this is dropped
 STOP_WAIT_S = 60  # on stop, batches in progress get this long to finish the submission they grade
+USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}")  # a login name (or COURSE_GRADER)
 
 
 class ServerUnavailable(RuntimeError):
@@ -114,12 +116,20 @@ def ask(request: dict) -> dict:
         return _receive(conn)
 
 
+def _user_name(name) -> str:
+    """The command's user as its request names it, for the history log: a name, never markup."""
+    if isinstance(name, str) and USER_NAME.fullmatch(name):
+        return name
+    return "unknown"
+
+
 def grade(assignment, submissions, workers: int = 2, device: str = "cpu", no_isolation: bool = False,
           progress: bool = True, on_warning=None) -> list:
     """Have the warm grader grade and record `submissions` ((student, path) pairs); return the
     results as it stored them, in completion order. `on_warning(line)`: a submission that could
     not be recorded. The service goes on with the batch if this command is interrupted only
     until it next tries to send; what it recorded stays."""
+    from autograder.course import history
     from autograder.results import SubmissionResult
 
     # absolute, but not resolved: the service refuses a link as `grade` does, so it must see it
@@ -134,7 +144,7 @@ def grade(assignment, submissions, workers: int = 2, device: str = "cpu", no_iso
         with connect() as conn:
             _send(conn, {"op": "grade", "fingerprint": code_fingerprint(), "assignment": assignment.id,
                          "device": device, "no_isolation": no_isolation, "workers": workers,
-                         "submissions": submissions})
+                         "submissions": submissions, "who": history.who()})
             while True:
                 try:
                     message = _receive(conn)
@@ -196,8 +206,8 @@ class Service:
                 grader = self.graders[key] = Grader(assignment, device)
             return grader
 
-    def _store(self, result) -> str | None:
-        """Record one result (None) or say why not; never raises."""
+    def _store(self, result, by: str | None = None) -> str | None:
+        """Record one result (None) or say why not; never raises. `by`: the command's user."""
         from autograder import gradebook, recording
         with self.record_lock:
             if self.stopping.is_set():
@@ -205,7 +215,7 @@ class Service:
             try:
                 if self.recorder is None:
                     self.recorder = gradebook.Recorder()
-                return recording.store(self.recorder, result)
+                return recording.store(self.recorder, result, by)
             except Exception as exc:  # noqa: BLE001 - opening the gradebook failed (locked, gone)
                 return f"{result.student}: NOT recorded ({type(exc).__name__}: {exc}); the stored grade is unchanged"
 
@@ -317,6 +327,7 @@ class Service:
         self._close_gradebook()
         submissions = [(student, Path(path)) for student, path in request["submissions"]]
         workers = max(1, min(int(request.get("workers", 1)), self.workers, len(submissions) or 1))
+        by = _user_name(request.get("who"))  # the history log's "who": the command's user
 
         def task(student, path):
             slot = self.slots.get()  # a student slot no other request is using now
@@ -334,7 +345,7 @@ class Service:
                     result = future.result()
                     if result is None or self.stopping.is_set():
                         break
-                    warning = self._store(result)
+                    warning = self._store(result, by)
                     _send(conn, {"event": "result", "result": result.to_dict(), "warning": warning})
             finally:
                 for future in futures:

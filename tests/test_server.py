@@ -24,8 +24,8 @@ def notebook(student: str) -> Path:
     return cfg.SAMPLES_DIR / "submitted" / student / HW1.id / f"{HW1.notebook}.ipynb"
 
 
-def cli(gradebook: Path, *args, check=True, timeout=300):
-    env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(gradebook)}
+def cli(gradebook: Path, *args, check=True, timeout=300, env=None):
+    env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(gradebook), **(env or {})}
     done = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cfg.ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
     if check:
@@ -97,6 +97,21 @@ def test_status_and_one_submission(service):
     assert "2 slots" in status and HW1.id in status
     done = cli(service, "grade", HW1.id, str(notebook("ref_reference")), "--server")
     assert f"ref_reference {HW1.auto_points:g} / {HW1.auto_points:g}".split() == done.stdout.split()[:4]
+
+
+def test_the_history_names_the_commands_user_not_the_services(service, tmp_path):
+    """A regrade through the warm grader is logged under the user of the command that asked for it."""
+    folder = tmp_path / "hist_student" / HW1.id
+    folder.mkdir(parents=True)
+    target = folder / f"{HW1.notebook}.ipynb"
+    target.write_bytes(notebook("mistake_layers").read_bytes())
+    cli(service, "grade", HW1.id, str(target), "--server", env={"COURSE_GRADER": "ta_first"})
+    target.write_bytes(notebook("ref_reference").read_bytes())
+    cli(service, "grade", HW1.id, str(target), "--server", env={"COURSE_GRADER": "ta_second"})
+    lines = [json.loads(line) for line in (service / "history.jsonl").read_text().splitlines()]
+    mine = [e for e in lines if e["student"] == "hist_student"]
+    assert mine and {e["who"] for e in mine} == {"ta_second"}, mine
+    assert cli(service, "history", "--student", "hist_student").stdout.count("ta_second") == len(mine)
 
 
 def test_other_code_is_refused(service, monkeypatch):

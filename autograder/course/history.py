@@ -42,13 +42,14 @@ def who() -> str:
         return "unknown"
 
 
-def append(entries: list[dict]) -> None:
+def append(entries: list[dict], by: str | None = None) -> None:
     """Add `entries` (each: assignment, student, question, before, after, action, ...) with the
-    time and who; one write of whole lines in append mode, so lines never interleave."""
+    time and who (`by`, else this process's user); one write of whole lines in append mode, so
+    lines never interleave."""
     if not entries:
         return
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    user = who()
+    user = by or who()
     text = "".join(json.dumps({"time": now, "who": user, **e}, ensure_ascii=False) + "\n" for e in entries)
     path = log_path()
     path.parent.mkdir(parents=True, exist_ok=True)
