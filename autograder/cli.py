@@ -82,7 +82,8 @@ def cmd_serve(args) -> int:
         _fail(f"serve: --workers {args.workers}: at most {MAX_SLOTS} student slots (each gets a uid of its own)")
     _assignments(args.warm)
     _check_gradebook_writable()
-    return server.serve(args.workers, args.warm, args.idle_exit, log=lambda line: print(line, flush=True))
+    return server.serve(args.workers, args.warm, args.idle_exit, log=lambda line: print(line, flush=True),
+                        grader_idle_s=args.grader_idle)
 
 
 def _finish(results, json_path):
@@ -433,6 +434,8 @@ def main(argv=None) -> int:
                    help="start these assignments' graders now (others start at their first request)")
     p.add_argument("--idle-exit", type=float, default=3600, metavar="SECONDS",
                    help="stop after this long without a request (0: never)")
+    p.add_argument("--grader-idle", type=float, default=1800, metavar="SECONDS",
+                   help="close an assignment's grader (its two zygotes) unused this long, except --warm ones (0: never)")
     p.add_argument("--stop", action="store_true", help="stop the running warm grader of this gradebook")
     p.add_argument("--status", action="store_true", help="say whether one runs, and what it holds")
     p.set_defaults(fn=cmd_serve)

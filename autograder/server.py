@@ -171,7 +171,7 @@ def grade(assignment, submissions, workers: int = 2, device: str = "cpu", no_iso
 class Service:
     """The warm graders (one per assignment and device) and the gradebook."""
 
-    def __init__(self, workers: int, key: bytes):
+    def __init__(self, workers: int, key: bytes, grader_idle_s: float = 0.0):
         self.key = key  # `workers`: at most sandbox.MAX_SLOTS (checked by `serve`'s command line)
         self.fingerprint = code_fingerprint()
         self.workers = workers
@@ -180,6 +180,12 @@ class Service:
             self.slots.put(slot)
         self.graders: dict = {}
         self.graders_lock = threading.Lock()
+        # A grader no batch has used for grader_idle_s is closed (its two zygotes end), except
+        # those `--warm` named: a semester's five assignments need not all stay in memory.
+        self.grader_idle_s = grader_idle_s
+        self.in_use: dict = {}  # (assignment, device) -> batches using that grader now
+        self.last_used: dict = {}
+        self.pinned: set = set()
         self.record_lock = threading.Lock()
         self.recorder = None
         self.stopping = threading.Event()
@@ -204,7 +210,39 @@ class Service:
                 grader = None
             if grader is None:
                 grader = self.graders[key] = Grader(assignment, device)
+            self.last_used[key] = time.monotonic()
             return grader
+
+    def acquire(self, assignment, device: str):
+        """The grader of (assignment, device) for one batch, never closed as idle until `release`."""
+        key = (assignment.id, device)
+        with self.graders_lock:
+            self.in_use[key] = self.in_use.get(key, 0) + 1
+        try:
+            return self.grader(assignment, device)
+        except BaseException:
+            self.release(assignment, device)
+            raise
+
+    def release(self, assignment, device: str) -> None:
+        key = (assignment.id, device)
+        with self.graders_lock:
+            self.in_use[key] -= 1
+            self.last_used[key] = time.monotonic()
+
+    def close_idle_graders(self) -> list:
+        """Close the graders unused for grader_idle_s (not the pinned ones); their keys."""
+        if self.grader_idle_s <= 0:
+            return []
+        now, idle = time.monotonic(), []
+        with self.graders_lock:
+            for key in list(self.graders):
+                if (key not in self.pinned and not self.in_use.get(key)
+                        and now - self.last_used.get(key, now) > self.grader_idle_s):
+                    idle.append((key, self.graders.pop(key)))
+        for _, grader in idle:
+            grader.close()
+        return [key for key, _ in idle]
 
     def _store(self, result, by: str | None = None) -> str | None:
         """Record one result (None) or say why not; never raises. `by`: the command's user."""
@@ -230,6 +268,7 @@ class Service:
     def warm(self, assignment_id: str) -> None:
         """Start the assignment's zygotes and have the gradebook know it, before any request."""
         from autograder import gradebook
+        self.pinned.add((assignment_id, "cpu"))
         self.grader(cfg.ASSIGNMENTS[assignment_id], "cpu").timeouts()
         gradebook.ensure_assignment(assignment_id)
 
@@ -310,8 +349,6 @@ class Service:
         return None
 
     def _grade(self, conn, request: dict) -> None:
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
         from autograder.sandbox import IsolationUnavailable
 
         refusal = self._refusal(request)
@@ -320,10 +357,18 @@ class Service:
             return
         assignment, device = cfg.ASSIGNMENTS[request["assignment"]], request.get("device", "cpu")
         try:
-            grader = self.grader(assignment, device)
+            grader = self.acquire(assignment, device)
         except (IsolationUnavailable, ServerUnavailable) as exc:
             _send(conn, {"event": "error", "message": str(exc)})
             return
+        try:
+            self._grade_batch(conn, request, grader)
+        finally:
+            self.release(assignment, device)
+
+    def _grade_batch(self, conn, request: dict, grader) -> None:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
         self._close_gradebook()
         submissions = [(student, Path(path)) for student, path in request["submissions"]]
         workers = max(1, min(int(request.get("workers", 1)), self.workers, len(submissions) or 1))
@@ -354,9 +399,11 @@ class Service:
             _send(conn, {"event": "done"})
 
 
-def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print) -> int:
+def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print,
+          grader_idle_s: float = 1800.0) -> int:
     """Run the service in this process until Ctrl-C, SIGTERM, `serve --stop` or `idle_exit_s`
-    without a request."""
+    without a request. A grader unused for `grader_idle_s` (0: never) is closed, except the
+    `warm` ones; the next request for it starts it again."""
     from multiprocessing.connection import Listener
 
     from autograder.sandbox import IsolationUnavailable
@@ -377,7 +424,7 @@ def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print) -> 
     for stale in (socket, keyfile):
         stale.unlink(missing_ok=True)
     key = secrets.token_bytes(32)
-    service = Service(workers, key)
+    service = Service(workers, key, grader_idle_s)
     fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key)
@@ -390,9 +437,12 @@ def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print) -> 
     signal.signal(signal.SIGTERM, stop)
 
     def idle_watch():
+        periods = [p for p in (idle_exit_s, grader_idle_s) if p > 0]
         while True:
-            time.sleep(min(30.0, max(idle_exit_s / 4, 0.5)))
-            if not service.busy and time.monotonic() - service.last_request > idle_exit_s:
+            time.sleep(min(30.0, max(min(periods) / 4, 0.5)))
+            for assignment_id, device in service.close_idle_graders():
+                log(f"{assignment_id} ({device}): unused for {grader_idle_s:g} s, its grader closed")
+            if idle_exit_s > 0 and not service.busy and time.monotonic() - service.last_request > idle_exit_s:
                 log(f"no request for {idle_exit_s:g} s: stopping")
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
@@ -406,8 +456,8 @@ def serve(workers: int = 2, warm=(), idle_exit_s: float = 3600.0, log=print) -> 
             return 2
         log(f"warm grader ready: {workers} student slots, code {service.fingerprint}, gradebook "
             f"{cfg.GRADEBOOK_DIR}, warm: {', '.join(warm) or 'none yet'} (pid {os.getpid()}; Ctrl-C stops it)")
-        if idle_exit_s > 0:
-            threading.Thread(target=idle_watch, name="idle-exit", daemon=True).start()
+        if idle_exit_s > 0 or grader_idle_s > 0:
+            threading.Thread(target=idle_watch, name="idle-watch", daemon=True).start()
         while True:
             try:
                 conn = listener.accept()

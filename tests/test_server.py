@@ -254,3 +254,27 @@ def test_a_stop_in_the_middle_of_a_batch_records_no_false_crash(tmp_path):
     assert 1 <= len(results) < 6
     assert {r["status"] for r in results.values()} == {"graded"}, results
     assert client.returncode == 2 and "stopped in the middle of this batch" in err
+
+
+def test_a_grader_unused_for_a_while_is_closed_and_started_again(tmp_path):
+    """`--grader-idle`: an assignment's grader (two zygotes with torch) no batch used for that long
+    is closed, so a semester's assignments need not all stay in memory; the next request starts
+    it again and grades as before. `--warm` ones stay."""
+    gradebook = tmp_path / "gradebook"
+    env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(gradebook)}
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--workers", "1", "--grader-idle", "1",
+                             "--warm", "midterm"], cwd=cfg.ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "warm grader ready" in proc.stdout.readline()
+        first = cli(gradebook, "grade", HW1.id, str(notebook("ref_reference")), "--server")
+        assert HW1.id in cli(gradebook, "serve", "--status").stdout
+        line = proc.stdout.readline()  # the service's log: the next line is the closing
+        assert f"{HW1.id} (cpu): unused for 1 s, its grader closed" in line, line
+        status = cli(gradebook, "serve", "--status").stdout
+        assert HW1.id not in status and "midterm" in status, status
+        again = cli(gradebook, "grade", HW1.id, str(notebook("ref_reference")), "--server")
+        assert again.stdout == first.stdout
+    finally:
+        cli(gradebook, "serve", "--stop", check=False)
+        proc.wait(timeout=60)
