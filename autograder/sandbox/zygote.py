@@ -119,6 +119,7 @@ def serve(role: str, modules: list[str], control_fd: int) -> None:
 
 
 def _drain(fd: int) -> bool:
+    """Empty the wake-up pipe, a read at a time; True while there may be more."""
     try:
         return len(os.read(fd, 4096)) == 4096
     except BlockingIOError:
