@@ -120,7 +120,7 @@ class Recorder:
         if assignment_id not in self._known:
             from autograder.course import history
 
-            _retrying(_ensure_assignment, assignment_id, self.db_path)
+            ensure_assignment(assignment_id, self.db_path)
             history.watch_hand_grades(self.db_path)
             self._known.add(assignment_id)
 
