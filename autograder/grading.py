@@ -39,16 +39,16 @@ def suite_module(assignment_id: str) -> str:
 
 def student_env(device: str) -> dict:
     """The whole environment of a student's process: nothing of the grader's leaks in."""
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "USER": "student", "LOGNAME": "student", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false", "PYTHONDONTWRITEBYTECODE": "1",
-            "COURSE_GRADING_DEVICE": device,
-            # on the cpu profile no GPU is visible; on the cuda profile the grader's own choice
-            # (unset: every GPU of the machine; "" would hide them all)
-            **({"CUDA_VISIBLE_DEVICES": os.environ["CUDA_VISIBLE_DEVICES"]}
-               if device == "cuda" and "CUDA_VISIBLE_DEVICES" in os.environ else
-               {} if device == "cuda" else {"CUDA_VISIBLE_DEVICES": ""})}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+           "USER": "student", "LOGNAME": "student", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false", "PYTHONDONTWRITEBYTECODE": "1",
+           "COURSE_GRADING_DEVICE": device}
+    if device != "cuda":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # no GPU on the cpu profile
+    elif "CUDA_VISIBLE_DEVICES" in os.environ:  # the grader's (or Ray's) choice; unset: every GPU
+        env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]  # ("" would hide them all)
+    return env
 
 
 def visible_paths(assignment_id: str | None, device: str = "cpu", extra=()) -> tuple[str, ...]:

@@ -168,10 +168,10 @@ def build_root(root: Path, visible, masked: dict, scratch_mb: int, hidden_files=
         (root / "dev" / name).touch()
         mount(f"/dev/{name}", root / "dev" / name, None, MS_BIND)
     for path in devices:  # a GPU's device files (and folders: /dev/nvidia-caps)
-        target = root / "dev" / Path(path).name
-        target.mkdir() if os.path.isdir(path) else target.touch()
+        target, folder = root / "dev" / Path(path).name, os.path.isdir(path)
+        target.mkdir() if folder else target.touch()
         mount(path, target, None, MS_BIND | MS_REC)
-        if os.path.isdir(path):  # read-only like every other bind (its device files still open)
+        if folder:  # read-only like every other bind (its device files still open)
             mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _statvfs_flags(path))
     (root / "dev" / "shm").mkdir()
     mount("tmpfs", root / "dev" / "shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_mb}m,mode=1777")
