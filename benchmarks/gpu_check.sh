@@ -10,7 +10,7 @@
 # fetches them) and are installed offline into a folder named site-packages, which the
 # sandbox binds read-only for the student's process like any other installed package.
 # MiniLM and the HW3 corpus (80 MB and more) do not fit the 64 MiB that travels: HW3 and HW4
-# are not part of this run.
+# are not part of this run. Ray travels core-only as .whl/ray.tar.xz (gpu_wheels.sh, PACK=1).
 set -u
 DEVICE=${1:-cuda}
 OUT=${OUT:-/tmp/gpu_check}   # what comes back: gpu_check.tgz (everything), $DEVICE.json, times.txt
@@ -22,10 +22,18 @@ DEADLINE=$(( T0 + ${BUDGET_S:-520} ))  # the whole run, inside one device call's
 log() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
 within() { local left=$(( DEADLINE - $(date +%s) - 10 )); [ "$left" -lt "$1" ] && echo "$left" || echo "$1"; }
 
-if [ -z "${SKIP_WHEELS:-}" ] && ls .whl/*.whl >/dev/null 2>&1; then
-  log "installing $(ls .whl/*.whl | wc -l) wheels offline"
+if [ -z "${SKIP_WHEELS:-}" ] && { [ -f .whl/wheels.tar.xz ] || ls .whl/*.whl >/dev/null 2>&1; }; then
+  WHEELS=.whl
+  if [ -f .whl/wheels.tar.xz ]; then  # PACK=1 bash benchmarks/gpu_wheels.sh: the form that fits with Ray
+    WHEELS=$(mktemp -d) && tar xJf .whl/wheels.tar.xz -C "$WHEELS" || exit 3
+  fi
+  log "installing $(ls "$WHEELS"/*.whl | wc -l) wheels offline"
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-      --target /opt/course/site-packages .whl/*.whl || exit 3
+      --target /opt/course/site-packages "$WHEELS"/*.whl || exit 3
+  if [ -f .whl/ray.tar.xz ]; then
+    log "unpacking Ray (core only)"
+    tar xJf .whl/ray.tar.xz -C /opt/course/site-packages || exit 3
+  fi
   export PYTHONPATH=/opt/course/site-packages PATH=/opt/course/site-packages/bin:$PATH  # nbgrader runs `alembic`
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -68,12 +76,13 @@ for sample in module.GPU_SLOW:
     print("wrote", path)
 PYEOF
 
-grade() {  # grade NAME SECONDS PATH...: one CLI run, one submission at a time (one GPU: --workers 1)
+grade() {  # grade NAME SECONDS PATH...: one CLI run, one submission at a time (one GPU: --workers 1);
+          # BACKEND=ray WORKERS=2 grade ...: the same through Ray
   local name=$1 limit; limit=$(within "$2"); shift 2
   [ "$limit" -gt 20 ] || { log "skipped $name: no time left"; return; }
   log "grade $name: $# submission(s)"
   local t=$(date +%s%N)
-  timeout -s INT -k 20 "$limit" $PY -m autograder grade hw2_cnn "$@" --device "$DEVICE" --workers 1 "${EXTRA[@]}" \
+  timeout -s INT -k 20 "$limit" $PY -m autograder grade hw2_cnn "$@" --device "$DEVICE" --workers "${WORKERS:-1}" --backend "${BACKEND:-local}" "${EXTRA[@]}" \
       --json "$W/$name.json" 2>&1 | grep -v "it/s\|sub/s" | tee "$W/$name.txt"
   echo "$name: $(( ($(date +%s%N) - t) / 1000000 )) ms wall for $# submission(s)" | tee -a "$W/times.txt" "$OUT/times.txt"
 }
@@ -84,7 +93,12 @@ if [ ${#EXTRA[@]} -eq 0 ] && grep -q "sandbox did not start" "$W/reference.json"
   EXTRA=(--no-isolation)
   grade reference_no_isolation "${REFERENCE_S:-120}" $S/ref_reference
 fi
-grade gpu_slow "${SLOW_S:-200}" /tmp/gpu_samples/* $S/slow_per_sample $S/slow_python_lists $S/slow_new_optimizer $S/bad_cuda_hardcoded $S/style_loops_samplers
+# Which shipped samples each batch grades besides the generated GPU-slow ones (a later run can leave
+# out what an earlier one measured): names under samples/submitted/.
+SLOW_SET=${SLOW_SET:-slow_per_sample slow_python_lists slow_new_optimizer bad_cuda_hardcoded style_loops_samplers}
+REST_SET=${REST_SET:-blank_release style_numpy_modulelist style_loader_workers cheat_slow_reference mistake_train_loop mistake_train_no_zero_grad cheat_fake_clock}
+in_samples() { for name in "$@"; do echo "$S/$name"; done; }
+grade gpu_slow "${SLOW_S:-200}" /tmp/gpu_samples/* $(in_samples $SLOW_SET)
 # The full GPU budget trains 2 epochs on CIFAR-10's 50,000 images, which cannot travel here: the
 # reference is timed once more on random images in CIFAR-10's own format (the same loader, the
 # same arithmetic). Its accuracy is meaningless and nothing of it is kept but the time.
@@ -104,7 +118,31 @@ PYEOF
     grade full_budget_synthetic "${FULL_S:-200}" $S/ref_reference
 fi
 
-grade rest "${REST_S:-150}" $S/blank_release $S/style_numpy_modulelist $S/style_loader_workers \
-    $S/cheat_slow_reference $S/mistake_train_loop $S/mistake_train_no_zero_grad $S/cheat_fake_clock
+grade rest "${REST_S:-150}" $(in_samples $REST_SET)
+
+# The Ray backend on the GPU (when Ray was carried): the same command with --backend ray and two
+# workers asked for. Each GPU-profile worker asks Ray for num_gpus=1, so on one GPU the second never
+# starts and the submissions are graded one after another; their scores must be the local ones.
+if [ -z "${SKIP_RAY:-}" ] && $PY -c "import ray" 2>/dev/null; then
+  RAY_SET=${RAY_SET:-ref_reference blank_release mistake_train_loop}
+  BACKEND=ray WORKERS=2 grade ray "${RAY_S:-150}" $(in_samples $RAY_SET)
+  $PY - "$W" <<'PYEOF' 2>&1 | tee "$W/ray_compare.txt" | tee -a "$OUT/times.txt"
+import json, pathlib, sys
+w = pathlib.Path(sys.argv[1])
+def load(name):
+    path = w / f"{name}.json"
+    return {r["student"]: r for r in json.loads(path.read_text())} if path.exists() else {}
+local = {**load("reference"), **load("reference_no_isolation"), **load("gpu_slow"), **load("rest")}
+ray = load("ray")
+def verdict(r):  # what a student sees, less the measured figures that vary between two runs
+    return (r["status"], r["score"], [(q["id"], q["score"]) for q in r["questions"]])
+for student, r in sorted(ray.items()):
+    other = local.get(student)
+    same = "no local result to compare" if other is None else ("same as local" if verdict(r) == verdict(other)
+                                                                else f"DIFFERS from local {verdict(other)}")
+    print(f"ray {student}: {r['status']} {r['score']}/{r['max_score']}: {same}")
+print(f"ray: {len(ray)} graded")
+PYEOF
+fi
 
 log done
