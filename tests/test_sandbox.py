@@ -57,6 +57,20 @@ def message(report, name):
     return value.message
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_suite_that_cannot_be_prepared_is_the_graders_error_and_names_why(mode):
+    """Before any student code runs, a failure is the grader's (nothing recorded), and the instructor
+    reads its cause: here the hidden suite's `prepare()` imports a package this machine lacks."""
+    sandbox = Sandbox("sandbox_unprepared", ("numpy",), grading.policy(), mode, suite_path=TESTS)
+    try:
+        report = sandbox.run([Cell(0, "code", GOOD, None, "q", True)], ["add"], {"add": 10}, SLOT)
+    finally:
+        sandbox.close()
+    assert report.grader_error == ("the sandbox did not start (setting it up failed: ModuleNotFoundError: "
+                                   "No module named 'a_data_package_this_machine_lacks')")
+    assert report.probes["add"].message.startswith("not checked: the sandbox did not start")
+
+
 def test_results_arrive_as_plain_data(box):
     report = run(box, GOOD, names=["add"])
     assert report.probes["add"] == {"sum": 5}

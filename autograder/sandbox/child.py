@@ -125,15 +125,20 @@ def main(job: dict, chan: int) -> None:
     if mode != "none":
         mounts.enter_namespaces(as_root=(mode == "root"))
         _enter_pid_namespace(chan)
-    suite = importlib.import_module(job["suite"])  # before the suites are out of sight
-    probes = probes_of(suite)
-    if hasattr(suite, "prepare"):  # reads what the probes need of files the student may not see
-        suite.prepare()
-    if mode != "none":
-        mounts.build_root(job["new_root"], policy["visible"], policy["masked"], policy["scratch_mb"],
-                          policy.get("hidden_files", ()))
-    _drop_privileges(mode, job.get("uid"), policy)
-    _limit_resources(policy, mode)
+    try:  # no student code has run yet: a failure here is the grader's, and it says which
+        suite = importlib.import_module(job["suite"])  # before the suites are out of sight
+        probes = probes_of(suite)
+        if hasattr(suite, "prepare"):  # reads what the probes need of files the student may not see
+            suite.prepare()
+        if mode != "none":
+            mounts.build_root(job["new_root"], policy["visible"], policy["masked"], policy["scratch_mb"],
+                              policy.get("hidden_files", ()))
+        _drop_privileges(mode, job.get("uid"), policy)
+        _limit_resources(policy, mode)
+    except BaseException as exc:
+        protocol.write_frame(chan, {"event": "setup_failed", "why": protocol.clean_text(
+            f"{type(exc).__name__}: {exc}", 300)})
+        raise
     scratch = "/tmp" if mode != "none" else job["new_root"]
     os.chdir(scratch)
     os.environ.clear()

@@ -191,6 +191,9 @@ class _Process:
         if kind == "ended":
             self.end_status = frame.get("status") if isinstance(frame.get("status"), int) else None
             raise _Stop(self._death())
+        if kind == "setup_failed" and event == "ready":  # before any student code: the grader's own words
+            self.close()
+            raise _Stop(f"setting it up failed: {protocol.clean_text(frame.get('why'), 300)}")
         if kind != event or (seq is not None and frame.get("seq") != seq):
             raise protocol.Violation(f"an unexpected message ({protocol.clean_text(kind, 40)!r} "
                                      f"while the grader waited for {event!r})")
