@@ -9,6 +9,7 @@ traceback).
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from autograder.probe import Failed
 
 SUITES = Path(__file__).resolve().parent / "tests"
 _suspicious: list[str] = []
+_DROP_LOGS = logging.NullHandler()
 
 
 def suspicious(reason: str) -> None:
@@ -130,7 +132,10 @@ def run_suite(assignment_id: str, probe_results: dict, wall_seconds: dict | None
             "-o", "console_output_style=classic", "--tb=no", "-s",
             # these two plugins run gc.collect() several times per session: seconds per
             # submission with torch's heap, and nothing a judge needs
-            "-p", "no:unraisableexception", "-p", "no:threadexception"]
+            "-p", "no:unraisableexception", "-p", "no:threadexception",
+            # log capture attaches a handler to every non-propagating logger (torch has dozens)
+            # around each phase of each test: about 10 ms per submission, for logs nobody reads
+            "-p", "no:logging"]
     import contextlib
     import io
     import os
@@ -139,6 +144,9 @@ def run_suite(assignment_id: str, probe_results: dict, wall_seconds: dict | None
     # import hook; without it, a failed assert carries only the message we wrote.
     sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "AssertionRewritingHook"]
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only pytest's own plugins judge
+    root = logging.getLogger()
+    if _DROP_LOGS not in root.handlers:  # a library's log record is dropped, not printed
+        root.addHandler(_DROP_LOGS)
     with contextlib.redirect_stdout(io.StringIO()):
         code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
