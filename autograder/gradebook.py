@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import warnings
 from pathlib import Path
 
@@ -264,7 +265,7 @@ def write_autograded_notebook(result: SubmissionResult, assignment: cfg.Assignme
     grading, `nbgrader generate_feedback`): read as the grader read it, never its outputs run."""
     import nbformat
 
-    from autograder.notebook import NotebookError, read_submitted_file
+    from autograder.notebook import read_submitted_file
     path = autograded_path(assignment, result.student)
     try:  # validated once (nbformat's reads and write would each validate it again)
         text = read_submitted_file(Path(result.source)).decode("utf-8")
@@ -272,13 +273,14 @@ def write_autograded_notebook(result: SubmissionResult, assignment: cfg.Assignme
         version = nbformat.reader.get_version(nb)[0]
         nb = nbformat.convert(nb, 4)
         nbformat.validate(nb)
-    except (NotebookError, ValueError, OSError, UnicodeDecodeError, nbformat.ValidationError):
+        json.dumps(nb, ensure_ascii=False).encode("utf-8")  # a lone surrogate breaks nbconvert's HTML later
+        if version != 4:  # an older format, converted: written as nbformat.write writes it
+            text = nbformat.v4.writes(nb)
+            text = text if text.endswith("\n") else text + "\n"
+    except Exception:  # noqa: BLE001 - whatever a crafted file makes nbformat raise (a list, a float version)
         # an invalid file: the formgrader shows it as missing (not an earlier hand-in), our table says why
         path.unlink(missing_ok=True)
         return
-    if version != 4:  # an older format, converted: written as nbformat.write writes it
-        text = nbformat.v4.writes(nb)
-        text = text if text.endswith("\n") else text + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".ipynb.tmp")
     tmp.write_text(text, encoding="utf-8")  # a valid version-4 file as it was handed in

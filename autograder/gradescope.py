@@ -14,7 +14,7 @@ from otter.run.run_autograder.autograder_config import AutograderConfig
 from otter.test_files import GradingResults
 from otter.test_files.abstract_test import TestCase, TestCaseResult, TestFile
 
-from autograder.results import GRADED, SubmissionResult
+from autograder.results import ERROR, GRADED, SubmissionResult
 
 
 class GradedQuestion(TestFile):
@@ -49,10 +49,23 @@ def grading_results(result: SubmissionResult) -> GradingResults:
         test_file.test_case_results = outcomes
         files.append(test_file)
     graded = GradingResults(files)
-    notes = [f"Status: {result.status}" + (f" ({result.reason})" if result.reason else "")] if result.status != GRADED else []
+    notes = [f"Status: {result.status}" + (f" ({_reason_for_student(result)})" if result.reason else "")] \
+        if result.status != GRADED else []
     notes += result.notes + [f"AI-use disclosure (never changes the score): {d}" for d in result.disclosures]
     graded.set_output("\n".join(notes) or "Graded.")
     return graded
+
+
+def _reason_for_student(result: SubmissionResult) -> str:
+    """Gradescope shows `output` to the student at once. The reason of a crash or an invalid file is
+    about the student's own work; a grader failure ("error") names our internals (paths of the hidden
+    suite, an exception from reading its data): the student reads a fixed line, the staff the reason,
+    which goes to the autograder's log (stderr)."""
+    if result.status != ERROR:
+        return result.reason
+    import sys
+    print(f"grader error for {result.student}: {result.reason}", file=sys.stderr)
+    return "the grader failed on its side, not because of your code: the course staff can see why and will grade it again"
 
 
 def results_json(result: SubmissionResult) -> dict:

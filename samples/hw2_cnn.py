@@ -112,6 +112,22 @@ GPU_SLOW = [
            loses=("speed",)),
 ]
 
+# Crashes that only a GPU has: a device-side assert (a label out of range inside a CUDA kernel:
+# on a CPU the same loop raises a plain IndexError) leaves the process's CUDA context unusable,
+# and a cell that keeps most of the GPU's memory. Not in SAMPLES: benchmarks/gpu_check.sh grades
+# them on a GPU (GENERATED="GPU_CRASH") to read what the student is told; `loses` is what we expect.
+GPU_CRASH = [
+    Sample("gpu_crash_device_assert", "shifts the labels by 10 in the training loop (out of range for 10 classes)",
+           edits=((MOVE_TO_DEVICE, "        images, labels = images.to(device), labels.to(device) + 10\n"
+                                   "        optimizer.zero_grad()  # or"),),
+           loses=("train_loop", "accuracy", "speed")),
+    Sample("gpu_memory_hog", "keeps 95% of the GPU's free memory in a variable of its last cell",
+           append=("import torch\n"
+                   "if torch.cuda.is_available():\n"
+                   "    hog = torch.empty(int(torch.cuda.mem_get_info()[0] * 0.95), dtype=torch.uint8, device='cuda')\n"),
+           loses=()),
+]
+
 # ---------------------------------------------------------------------------------------
 # Bad input and cheating.
 # ---------------------------------------------------------------------------------------

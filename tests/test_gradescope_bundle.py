@@ -54,3 +54,20 @@ def test_the_student_id_comes_from_gradescope_metadata(tmp_path):
     meta.write_text(json.dumps({"users": [{"email": "someone@cgu.edu.tw"}]}))
     assert gradescope.student_of(meta) == "someone"
     assert gradescope.student_of(tmp_path / "missing.json") == "unknown"
+
+
+def test_a_grader_failure_shows_the_student_a_fixed_line_and_the_staff_the_reason(capsys):
+    """Gradescope shows `output` to the student at once: a grader error's reason (a path of the hidden
+    suite, an exception from reading its data) goes to the autograder's log, not to the student."""
+    from autograder.grading import _zero
+    from autograder.results import CRASHED, ERROR, SubmissionResult
+
+    secret = "setting it up failed: FileNotFoundError: /autograder/source/autograder/tests/hw1_backprop/held_out.npz"
+    error = SubmissionResult(student="s1", assignment=HW1.id, status=ERROR, reason=f"the sandbox did not start ({secret})")
+    shown = json.dumps(gradescope.gradescope_dict(error))
+    assert "held_out" not in shown and "autograder/tests" not in shown
+    assert "the grader failed on its side, not because of your code" in shown
+    assert secret in capsys.readouterr().err
+    crashed = SubmissionResult(student="s1", assignment=HW1.id, status=CRASHED, reason="your notebook used more than 2048 MB",
+                               questions=_zero(HW1, "not checked"))
+    assert "your notebook used more than 2048 MB" in json.dumps(gradescope.gradescope_dict(crashed))

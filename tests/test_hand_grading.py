@@ -66,3 +66,39 @@ def test_nbgrader_generate_feedback_works_on_our_gradebook():
                           cwd=cfg.ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (cfg.GRADEBOOK_DIR / "nbgrader_feedback" / "fb_student" / HW1.id / f"{HW1.notebook}.html").exists()
+
+
+def test_the_autograded_notebook_is_the_handed_in_file_or_nothing(fresh_gradebook, tmp_path):
+    """What the formgrader shows: a valid version-4 file exactly as handed in; an older format
+    converted; anything nbformat cannot take (crafted or broken) removed, so the formgrader says
+    "missing" instead of showing an earlier hand-in or failing to render."""
+    import json
+
+    import nbformat
+
+    from autograder.results import GRADED, SubmissionResult
+
+    good = (cfg.SAMPLES_DIR / "submitted" / "ref_reference" / HW1.id / f"{HW1.notebook}.ipynb").read_text()
+    v4_with_lone_surrogate = json.loads(good)
+    v4_with_lone_surrogate["cells"][0]["source"] = ["\\ud800"]
+    v3 = json.dumps(nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(
+        cells=[nbformat.v3.new_code_cell("x = 1")])]))
+    files = {"good": good, "v3": v3, "a_list": "[]", "a_string": '"x"',
+             "float_version": good.replace('"nbformat": 4,', '"nbformat": 4.0,'),
+             "string_minor": good.replace('"nbformat_minor": 5', '"nbformat_minor": "4"'),
+             "lone_surrogate": json.dumps(v4_with_lone_surrogate).replace("\\\\ud800", "\\ud800")}
+    target = gradebook.autograded_path(HW1, "crafted")
+    for name, text in files.items():
+        path = tmp_path / f"{name}.ipynb"
+        path.write_text(text)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("an earlier hand-in")
+        gradebook.write_autograded_notebook(
+            SubmissionResult(student="crafted", assignment=HW1.id, status=GRADED, source=str(path)), HW1)
+        if name == "good":
+            assert target.read_text() == good
+        elif name == "v3":
+            assert nbformat.reads(target.read_text(), as_version=4).cells[0].source == "x = 1"
+        else:
+            assert not target.exists(), f"{name}: the earlier hand-in was left for the formgrader"
+    assert not list(target.parent.glob("*.tmp"))

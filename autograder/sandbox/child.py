@@ -119,13 +119,13 @@ def _enter_pid_namespace(chan: int) -> None:
 def main(job: dict, chan: int) -> None:
     """Run in a fresh child of the zygote; never returns (the zygote's child calls os._exit)."""
     policy, mode = job["policy"], job["mode"]
-    os.setsid()
-    if job.get("suite_path"):
-        sys.path.insert(0, job["suite_path"])
-    if mode != "none":
-        mounts.enter_namespaces(as_root=(mode == "root"))
-        _enter_pid_namespace(chan)
     try:  # no student code has run yet: a failure here is the grader's, and it says which
+        os.setsid()
+        if job.get("suite_path"):
+            sys.path.insert(0, job["suite_path"])
+        if mode != "none":
+            mounts.enter_namespaces(as_root=(mode == "root"))
+            _enter_pid_namespace(chan)
         suite = importlib.import_module(job["suite"])  # before the suites are out of sight
         probes = probes_of(suite)
         if hasattr(suite, "prepare"):  # reads what the probes need of files the student may not see
@@ -135,17 +135,17 @@ def main(job: dict, chan: int) -> None:
                               policy.get("hidden_files", ()))
         _drop_privileges(mode, job.get("uid"), policy)
         _limit_resources(policy, mode)
+        scratch = "/tmp" if mode != "none" else job["new_root"]
+        os.chdir(scratch)
+        os.environ.clear()
+        os.environ.update(job["env"], HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=scratch)
+        _silence_output(policy["output_kb"])
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(1)
     except BaseException as exc:
         protocol.write_frame(chan, {"event": "setup_failed", "why": protocol.clean_text(
             f"{type(exc).__name__}: {exc}", 300)})
         raise
-    scratch = "/tmp" if mode != "none" else job["new_root"]
-    os.chdir(scratch)
-    os.environ.clear()
-    os.environ.update(job["env"], HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=scratch)
-    _silence_output(policy["output_kb"])
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
     serve(chan, probes, policy)
 
 
