@@ -110,22 +110,31 @@ def describe_exception(exc: BaseException) -> str:
             message = ["(its message could not be shown)"]
         name = type(exc).__name__[:80].replace("\n", " ")
         text = f"{name}: {message[0][:300]}" if message else name
-    mixup = _DEVICE_MIXUP.search(text)  # in the error's own words, not in the student's names below
+    hint = next((h for pattern, h in _HINTS if pattern.search(text)), None)  # the error's words, not the names below
     where = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell ")]
     if where:
         last = where[-1]
         text += f" (in your code: {last.filename.strip('<>')}, line {last.lineno}, in {last.name})"
-    if mixup:
-        text += ("; hint: move models and tensors with .to(device), using the device your function "
-                 "was given, never with .cuda(): the grader calls it with device='cpu' too")
+    if hint:
+        text += f"; hint: {hint}"
     return text
 
 
-# A tensor on the GPU met one on the CPU, or code asked for a GPU where there is none: the usual
-# cause is a hard-coded .cuda() instead of the `device` argument.
-_DEVICE_MIXUP = re.compile(r"cuda.*cpu|cpu.*cuda|torch\.cuda\.\w*Tensor.*torch\.(?!cuda)\w*Tensor|"
-                           r"torch\.(?!cuda)\w*Tensor.*torch\.cuda\.\w*Tensor|not compiled with CUDA|"
-                           r"No CUDA GPUs are available|no NVIDIA driver", re.IGNORECASE)
+# What an error's own words usually mean on a GPU, for a student who has never seen it there.
+_HINTS = [
+    # a tensor on the GPU met one on the CPU, or code asked for a GPU where there is none: the usual
+    # cause is a hard-coded .cuda() instead of the `device` argument
+    (re.compile(r"cuda.*cpu|cpu.*cuda|torch\.cuda\.\w*Tensor.*torch\.(?!cuda)\w*Tensor|"
+                r"torch\.(?!cuda)\w*Tensor.*torch\.cuda\.\w*Tensor|not compiled with CUDA|"
+                r"No CUDA GPUs are available|no NVIDIA driver", re.IGNORECASE),
+     "move models and tensors with .to(device), using the device your function was given, never with "
+     ".cuda(): the grader calls it with device='cpu' too"),
+    # a kernel's own bounds check (seen on an H200: labels shifted out of 0..9 into cross_entropy)
+    (re.compile(r"device-side assert", re.IGNORECASE),
+     "an index out of range inside a GPU computation (a label outside 0..classes-1, an index past the end "
+     "of a tensor); the same code on the CPU raises an error that names the index. After this error the "
+     "GPU cannot be used again in your process, so the checks after it fail with it"),
+]
 
 
 def count_steps(optimizer) -> list:

@@ -447,3 +447,15 @@ def test_the_device_hint_is_for_device_errors_only(error, hinted):
     from autograder.probe import describe_exception
 
     assert ("hint: move models and tensors" in describe_exception(RuntimeError(error))) is hinted
+
+
+def test_a_device_side_assert_gets_its_own_hint():
+    """On a GPU an index out of range is a kernel's assert (seen on an H200 with labels shifted out of
+    0..9), a message that does not say which index: the student reads what it usually means."""
+    from autograder.probe import describe_exception
+
+    text = describe_exception(RuntimeError("CUDA error: device-side assert triggered\nCUDA kernel errors "
+                                           "might be asynchronously reported"))
+    assert text.startswith("RuntimeError: CUDA error: device-side assert triggered; hint: an index out of range")
+    assert "move models and tensors" not in text
+    assert "hint" not in describe_exception(IndexError("Target 13 is out of bounds."))
