@@ -43,7 +43,9 @@ def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path
                                              progress=not quiet, no_isolation=no_isolation, backend=backend,
                                              address=address):
                 results.append(result)
-                warning = recording.store(opening.result(), result)
+                recorder = opening.result()
+                with recording.ctrl_c_after_storing():
+                    warning = recording.store(recorder, result)
                 if warning:
                     print(f"  {warning}", file=sys.stderr)
         except (IsolationUnavailable, BackendUnavailable) as exc:

@@ -4,7 +4,10 @@ process, or the warm grader of `serve`) keeps one `Recorder` open and stores eac
 arrives; a submission that cannot be stored never stops the batch."""
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 
 
 def open_recorder(assignment_id: str):
@@ -18,6 +21,24 @@ def open_recorder(assignment_id: str):
     except gradebook.NotRecorded as exc:
         print(f"warning: {exc}; grading goes on, each grade is tried again when it is recorded", file=sys.stderr)
     return recorder
+
+
+@contextlib.contextmanager
+def ctrl_c_after_storing():
+    """Ctrl-C (SIGINT) during the block takes effect when it ends: a grade is stored whole (its
+    gradebook row, result file, autograded notebook and feedback) or not at all. Only the main
+    thread receives signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+        if pressed:
+            raise KeyboardInterrupt
 
 
 def store(recorder, result, by: str | None = None) -> str | None:

@@ -62,6 +62,78 @@ def test_backends_share_one_interface():
         backends.get("slurm")
 
 
+def _processes_in_group(pgid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[2] == str(pgid) and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_ctrl_c_stops_the_run_and_keeps_whole_grades(backend, tmp_path, _template_gradebook):
+    """Ctrl-C in the terminal (SIGINT to the command's process group) in the middle of a batch:
+    exit 130 with a line saying how many are recorded; each recorded grade is whole (its gradebook
+    row and its result file, no half-written file); every process of the run ends."""
+    import glob
+    import shutil
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    gradebook_dir = tmp_path / "gradebook"
+    gradebook_dir.mkdir()
+    shutil.copy(_template_gradebook, gradebook_dir / "gradebook.db")
+    reference = cfg.SAMPLES_DIR / "submitted" / "ref_reference" / HW1.id / f"{HW1.notebook}.ipynb"
+    for i in range(12):
+        folder = tmp_path / "submitted" / f"s{i:02d}" / HW1.id
+        folder.mkdir(parents=True)
+        shutil.copy(reference, folder)
+    env = {**os.environ, "COURSE_GRADEBOOK_DIR": str(gradebook_dir)}
+    env.pop("RAY_ADDRESS", None)
+    command = [sys.executable, "-m", "autograder", "grade", HW1.id, str(tmp_path / "submitted"), "--workers", "1",
+               "--backend", backend]
+    run = subprocess.Popen(command, cwd=cfg.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    results = gradebook_dir / "results" / HW1.id
+    deadline = time.monotonic() + 180
+    while not list(results.glob("*.json")) and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=180)
+    assert run.returncode == 130, err[-2000:]
+    stored = sorted(p.stem for p in results.glob("*.json"))
+    assert 1 <= len(stored) < 12, stored
+    assert f"interrupted: grading stopped; {len(stored)} of these 12 students have a recorded grade" in err
+    with sqlite3.connect(gradebook_dir / "gradebook.db") as db:
+        rows = sorted(r[0] for r in db.execute("select student_id from submitted_assignment"))
+    assert rows == stored
+    assert not glob.glob(f"{gradebook_dir}/**/*.tmp", recursive=True)
+    deadline = time.monotonic() + 30
+    while _processes_in_group(run.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_in_group(run.pid) == []
+
+
+def test_ctrl_c_while_a_grade_is_stored_takes_effect_once_it_is_stored():
+    from autograder.recording import ctrl_c_after_storing
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with ctrl_c_after_storing():
+            steps.append("row")
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does, between two writes of one grade
+            steps.append("files")
+    assert steps == ["row", "files"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_local_pool_grades_the_samples_as_specified(local_results):
     hw1 = local_results[HW1.id]
     assert sorted(hw1) == sorted(HW1_SAMPLES)
