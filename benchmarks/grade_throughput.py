@@ -20,7 +20,9 @@ wall clock from start to exit:
      (`python -m autograder serve --workers 2 --warm hw1_backprop`, started before and not
      timed: its start-up is printed apart), each batch into a gradebook of its own;
   4. `nbgrader autograde hw1_backprop` on the same N notebooks (it starts a kernel per
-     notebook and runs every cell, public test cells included).
+     notebook and runs every cell, public test cells included);
+  5. the machine's own ceiling for "2 workers against 1": a CPU-bound Python loop alone, then
+     two copies at once (on a shared virtual machine two busy cores are not twice one).
 
 Nothing is recorded in the real gradebook. On a shared machine, read the load average printed
 with the figures.
@@ -111,6 +113,19 @@ class WarmGrader:
         self.proc.wait(timeout=120)
 
 
+SPIN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(15_000_000):\n    x += i * i\nprint(time.perf_counter() - t)"
+
+
+def machine_speedup() -> float:
+    """What this machine gives a perfectly parallel job: a CPU-bound loop alone, then two copies at
+    once; 2 x alone / the slower of the two. On a shared virtual machine this is not 2: the ceiling
+    for "2 workers against 1", measured in the same run."""
+    def spin(k):
+        procs = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True) for _ in range(k)]
+        return max(float(p.communicate()[0]) for p in procs)
+    return 2 * spin(1) / spin(2)
+
+
 def _nbgrader_env() -> dict:
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "PYTHONPATH": str(ROOT)}
@@ -171,6 +186,7 @@ def main() -> None:
             counts[label] = count
             marks.setdefault(label, set()).update(s or [])
 
+        ceilings: list[float] = []
         nbgrader_course = scratch / "nbgrader"
         if not args.skip_nbgrader:
             prepare_nbgrader(assignment, nbgrader_course)
@@ -199,6 +215,7 @@ def main() -> None:
                         server.stop()
             if not args.skip_nbgrader:
                 note("nbgrader autograde", n, time_nbgrader(assignment, nbgrader_course), None)
+            ceilings.append(machine_speedup())
 
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(f"{'run (wall clock, process start to exit)':42s} {'subs':>4s} {'median s':>8s} {'s/sub':>7s}  "
@@ -215,6 +232,11 @@ def main() -> None:
     if "batch, warm grader, 2 workers" in by:
         s1, s2 = by["batch, warm grader, 1 worker"], by["batch, warm grader, 2 workers"]
         print(f"  warm grader, 2 workers vs 1: {s1 / s2:.2f}x")
+    ceiling = statistics.median(ceilings)
+    print(f"  the machine itself, a CPU-bound loop twice at once vs alone: {ceiling:.2f}x "
+          f"(rounds: {' '.join(f'{c:.2f}' for c in ceilings)})")
+    if "batch, warm grader, 2 workers" in by:
+        print(f"  warm grader's 2 workers vs 1 as a share of that: {s1 / s2 / ceiling:.0%}")
     if "nbgrader autograde" in by:
         nb = by["nbgrader autograde"]
         print(f"  vs nbgrader autograde per submission: local 1 worker {nb / w1:.1f}x faster, 2 workers {nb / w2:.1f}x")
