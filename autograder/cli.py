@@ -43,9 +43,7 @@ def grade_and_record(assignment, submissions, workers=1, device="cpu", json_path
                                              progress=not quiet, no_isolation=no_isolation, backend=backend,
                                              address=address):
                 results.append(result)
-                recorder = opening.result()
-                with recording.ctrl_c_after_storing():
-                    warning = recording.store(recorder, result)
+                warning = recording.store(opening.result(), result)
                 if warning:
                     print(f"  {warning}", file=sys.stderr)
         except (IsolationUnavailable, BackendUnavailable) as exc:

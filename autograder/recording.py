@@ -45,12 +45,13 @@ def store(recorder, result, by: str | None = None) -> str | None:
     """Record `result` and write its feedback. None when stored; else the one line that says
     what was not stored and why (a failure of ours before the gradebook write marks the result
     "error"; the grade stored before, if any, is then unchanged). `by`: who asked, for the history
-    log (the warm grader passes its command's user)."""
+    log (the warm grader passes its command's user). A Ctrl-C meanwhile takes effect once it is stored."""
     from autograder import feedback
     from autograder.gradebook import NotRecorded, PartlyRecorded
     try:
-        recorder.record(result, by=by)
-        feedback.write(result, hand=recorder.manual_grades(result.assignment, result.student))
+        with ctrl_c_after_storing():
+            recorder.record(result, by=by)
+            feedback.write(result, hand=recorder.manual_grades(result.assignment, result.student))
     except NotRecorded as exc:
         return f"{result.student}: NOT recorded, the stored grade is unchanged: {exc}"
     except PartlyRecorded as exc:

@@ -47,6 +47,7 @@ def regrade(assignment: cfg.Assignment, student: str, question: str, notebook: P
     """Grade `notebook` again with `grade_one(assignment, student, notebook) -> SubmissionResult`
     and store only `question`'s new score. Returns (before, after, the merged result)."""
     from autograder import gradebook
+    from autograder.recording import ctrl_c_after_storing
 
     stored, _ = check_request(assignment, student, question)
     fresh = grade_one(assignment, student, notebook)
@@ -57,6 +58,7 @@ def regrade(assignment: cfg.Assignment, student: str, question: str, notebook: P
                            f"though it was before; nothing was changed")
     before = next(q.score for q in stored.questions if q.id == question and not q.manual)
     merged = merge(stored, fresh, question)
-    gradebook.record(merged, only_question=question, action="regrade", reason=reason)
+    with ctrl_c_after_storing():
+        gradebook.record(merged, only_question=question, action="regrade", reason=reason)
     after = next(q.score for q in merged.questions if q.id == question and not q.manual)
     return before, after, merged
